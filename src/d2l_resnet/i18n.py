@@ -1,0 +1,112 @@
+"""Messages the library prints or plots, in the book's three languages.
+
+A notebook of the Portuguese or French edition calls ``set_language("pt")`` (or
+``"fr"``) once; progress bars, plot labels and summaries then speak that language.
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("en", "pt", "fr")
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "epoch": "epoch",
+        "train_loss": "train loss",
+        "val_loss": "validation loss",
+        "val_acc": "validation accuracy",
+        "output_shape": "output shape",
+        "config_full": (
+            "Book configuration ({reason}): {resize[0]}x{resize[1]} images, batch {batch_size}, "
+            "{max_epochs} epochs, lr {lr}, all {data} data."
+        ),
+        "config_small": (
+            "Small configuration ({reason}): {resize[0]}x{resize[1]} images, batch {batch_size}, "
+            "{max_epochs} epochs, lr {lr}, {num_train} training and {num_val} validation images. "
+            "The book's configuration is 96x96 images, batch 128, 10 epochs, lr 0.01, all data; "
+            "set D2L_RESNET_SIZE=full to run it."
+        ),
+        "reason_gpu": "a GPU was found",
+        "reason_cpu": "no GPU was found",
+        "reason_env": "D2L_RESNET_SIZE={value}",
+        "fashion_mnist": "Fashion-MNIST",
+        "fit_done": (
+            "{epochs} epochs in {seconds:.1f} s ({ips:.0f} images/s on {device}); "
+            "validation accuracy {acc:.3f}"
+        ),
+    },
+    "pt": {
+        "epoch": "época",
+        "train_loss": "perda de treino",
+        "val_loss": "perda de validação",
+        "val_acc": "acurácia de validação",
+        "output_shape": "forma da saída",
+        "config_full": (
+            "Configuração do livro ({reason}): imagens {resize[0]}x{resize[1]}, lote de "
+            "{batch_size}, {max_epochs} épocas, taxa de aprendizado {lr}, todos os dados."
+        ),
+        "config_small": (
+            "Configuração reduzida ({reason}): imagens {resize[0]}x{resize[1]}, lote de "
+            "{batch_size}, {max_epochs} épocas, taxa de aprendizado {lr}, {num_train} imagens de "
+            "treino e {num_val} de validação. A configuração do livro usa imagens 96x96, lote de "
+            "128, 10 épocas, taxa 0,01 e todos os dados; defina D2L_RESNET_SIZE=full para rodá-la."
+        ),
+        "reason_gpu": "há uma GPU",
+        "reason_cpu": "nenhuma GPU encontrada",
+        "reason_env": "D2L_RESNET_SIZE={value}",
+        "fashion_mnist": "Fashion-MNIST",
+        "fit_done": (
+            "{epochs} épocas em {seconds:.1f} s ({ips:.0f} imagens/s em {device}); "
+            "acurácia de validação {acc:.3f}"
+        ),
+    },
+    "fr": {
+        "epoch": "époque",
+        "train_loss": "perte d'entraînement",
+        "val_loss": "perte de validation",
+        "val_acc": "exactitude de validation",
+        "output_shape": "forme de sortie",
+        "config_full": (
+            "Configuration du livre ({reason}) : images {resize[0]}x{resize[1]}, lots de "
+            "{batch_size}, {max_epochs} époques, taux d'apprentissage {lr}, toutes les données."
+        ),
+        "config_small": (
+            "Configuration réduite ({reason}) : images {resize[0]}x{resize[1]}, lots de "
+            "{batch_size}, {max_epochs} époques, taux d'apprentissage {lr}, {num_train} images "
+            "d'entraînement et {num_val} de validation. La configuration du livre utilise des "
+            "images 96x96, des lots de 128, 10 époques, un taux de 0,01 et toutes les données ; "
+            "définissez D2L_RESNET_SIZE=full pour la lancer."
+        ),
+        "reason_gpu": "un GPU est disponible",
+        "reason_cpu": "aucun GPU trouvé",
+        "reason_env": "D2L_RESNET_SIZE={value}",
+        "fashion_mnist": "Fashion-MNIST",
+        "fit_done": (
+            "{epochs} époques en {seconds:.1f} s ({ips:.0f} images/s sur {device}) ; "
+            "exactitude de validation {acc:.3f}"
+        ),
+    },
+}
+
+_current = "en"
+
+
+def set_language(lang: str) -> None:
+    """Sets the language of everything the library prints or plots.
+
+    Args:
+        lang: One of ``"en"``, ``"pt"``, ``"fr"``.
+    """
+    global _current
+    if lang not in MESSAGES:
+        raise ValueError(f"unknown language {lang!r}: choose one of {', '.join(LANGUAGES)}")
+    _current = lang
+
+
+def get_language() -> str:
+    """Returns the current language code."""
+    return _current
+
+
+def t(key: str, **fields) -> str:
+    """Returns the message ``key`` in the current language, formatted with ``fields``."""
+    return MESSAGES[_current][key].format(**fields)

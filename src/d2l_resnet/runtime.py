@@ -1,0 +1,97 @@
+"""Framework-neutral runtime helpers: how large a run the notebooks make, and quiet logs.
+
+The sizing rule, in one place: the training notebooks run the book's configuration
+(96x96 images, batch 128, 10 epochs, lr 0.01, all of Fashion-MNIST) when a GPU is
+available and a small configuration on a CPU. The environment variable
+``D2L_RESNET_SIZE`` overrides the choice: ``full``, ``small`` or ``auto`` (the default).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from . import i18n
+
+SIZE_ENV = "D2L_RESNET_SIZE"
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The hyperparameters of one training run of the book's ResNet-18."""
+
+    size: str
+    resize: tuple[int, int]
+    batch_size: int
+    max_epochs: int
+    lr: float
+    num_train: int | None
+    num_val: int | None
+    reason: str
+
+    def describe(self) -> str:
+        """One line, in the current language, saying which configuration runs and why."""
+        if self.size == "full":
+            data = i18n.t("fashion_mnist")
+            return i18n.t("config_full", data=data, **self.__dict__)
+        return i18n.t("config_small", **self.__dict__)
+
+
+FULL = dict(resize=(96, 96), batch_size=128, max_epochs=10, lr=0.01, num_train=None, num_val=None)
+# Sized for a 2-core CPU: about a minute per framework (see bench/ for measurements).
+SMALL = dict(resize=(48, 48), batch_size=128, max_epochs=3, lr=0.05, num_train=4096, num_val=2048)
+
+
+def training_config(gpu: bool, size: str | None = None) -> TrainingConfig:
+    """Chooses the training configuration by the book's one sizing rule.
+
+    Args:
+        gpu: Whether the framework sees a GPU.
+        size: ``"full"``, ``"small"`` or ``"auto"``; by default the value of the
+            ``D2L_RESNET_SIZE`` environment variable, else ``"auto"``.
+
+    Returns:
+        The full configuration when ``size`` is ``"full"``, or ``"auto"`` with a GPU;
+        the small one otherwise.
+    """
+    from_env = size is None and os.environ.get(SIZE_ENV)
+    size = (size or os.environ.get(SIZE_ENV) or "auto").strip().lower()
+    if size not in ("auto", "full", "small"):
+        raise ValueError(f"{SIZE_ENV} must be 'auto', 'full' or 'small', got {size!r}")
+    if from_env and size != "auto":
+        reason = i18n.t("reason_env", value=size)
+    else:
+        reason = i18n.t("reason_gpu" if gpu else "reason_cpu")
+    if size == "auto":
+        size = "full" if gpu else "small"
+    values = FULL if size == "full" else SMALL
+    return TrainingConfig(size=size, reason=reason, **values)
+
+
+def quiet_tensorflow() -> None:
+    """Silences TensorFlow's C++ log lines; takes effect only before TensorFlow loads."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+
+
+def parse_resize(resize) -> tuple[int, int]:
+    """Validates a ``resize`` argument: an int or a pair of positive ints (height, width)."""
+    if isinstance(resize, int) and not isinstance(resize, bool):
+        resize = (resize, resize)
+    if (
+        not isinstance(resize, (tuple, list))
+        or len(resize) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in resize)
+    ):
+        raise ValueError(
+            f"resize must be a positive int or a pair (height, width) of positive ints, "
+            f"e.g. resize=(96, 96); got {resize!r}"
+        )
+    return (int(resize[0]), int(resize[1]))
+
+
+def check_positive_int(name: str, value) -> int:
+    """Raises a clear ``ValueError`` unless ``value`` is a positive int."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value

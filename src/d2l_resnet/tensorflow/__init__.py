@@ -1,0 +1,32 @@
+"""TensorFlow/Keras side of the book's library; mirrors ``d2l_resnet.torch`` name for name.
+
+Importing it first silences TensorFlow's C++ log lines and lets TensorFlow share a
+GPU with PyTorch (memory growth instead of grabbing all memory).
+"""
+
+from ..runtime import quiet_tensorflow
+
+quiet_tensorflow()
+
+from .blocks import Residual, ResNeXtBlock  # noqa: E402
+from .data import FashionMNIST  # noqa: E402
+from .models import RESNET18_ARCH, ResNet, ResNet18  # noqa: E402
+from .train import Trainer  # noqa: E402
+from .utils import (  # noqa: E402
+    block_cost,
+    count_params,
+    gpu_available,
+    layer_summary,
+    seed_everything,
+    training_config,
+    try_gpu,
+    use_memory_growth,
+)
+
+use_memory_growth()
+
+__all__ = [
+    "RESNET18_ARCH", "FashionMNIST", "ResNeXtBlock", "ResNet", "ResNet18", "Residual",
+    "Trainer", "block_cost", "count_params", "gpu_available", "layer_summary",
+    "seed_everything", "training_config", "try_gpu", "use_memory_growth",
+]

@@ -1,0 +1,96 @@
+"""Training for TensorFlow: ``Trainer(max_epochs).fit(model, data)``."""
+
+from __future__ import annotations
+
+import time
+
+import tensorflow as tf
+
+from ..runtime import check_positive_int
+from ..training import History, ProgressBoard, progress_bar
+from .utils import try_gpu
+
+
+class Trainer:
+    """Minibatch SGD at the model's learning rate (``model.lr``), with a live plot.
+
+    Speed lives here, not in the model: the training and evaluation steps are
+    compiled graphs (with XLA on a GPU), the input pipeline prefetches, and losses stay on the device
+    until an epoch ends.
+
+    Args:
+        max_epochs: Passes over the training data.
+        device: Where to train; by default the first GPU, else the CPU.
+        jit_compile: Compile the steps with XLA; by default only on a GPU (on a
+            CPU, XLA's convolutions were 10x slower than TensorFlow's own here).
+        plot: Draw the live plot (in a notebook).
+        progress: Show a tqdm progress bar.
+    """
+
+    def __init__(self, max_epochs, device=None, jit_compile=None, plot=True, progress=True):
+        self.max_epochs = check_positive_int("max_epochs", max_epochs)
+        self.device = device or try_gpu()
+        self.jit_compile = "GPU" in self.device if jit_compile is None else jit_compile
+        self.plot, self.progress = plot, progress
+
+    def fit(self, model, data) -> History:
+        """Trains ``model`` on ``data`` and returns the per-epoch history."""
+        lr = getattr(model, "lr", None)
+        if not isinstance(lr, (int, float)) or lr <= 0:
+            raise ValueError(f"the model needs a positive learning rate attribute 'lr', got {lr!r}")
+        loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="sum")
+        optimizer = tf.keras.optimizers.SGD(learning_rate=lr)
+
+        @tf.function(jit_compile=self.jit_compile)
+        def train_step(X, y):
+            with tf.GradientTape() as tape:
+                loss_sum = loss_fn(y, model(X, training=True))
+                loss = loss_sum / tf.cast(tf.shape(y)[0], tf.float32)
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return loss_sum
+
+        @tf.function(jit_compile=self.jit_compile)
+        def eval_step(X, y):
+            logits = model(X, training=False)
+            correct = tf.reduce_sum(tf.cast(tf.argmax(logits, axis=1, output_type=y.dtype) == y,
+                                            tf.float32))
+            return loss_fn(y, logits), correct
+
+        history = History(device=self.device.split(":")[-2].strip("/"))
+        board = ProgressBoard(self.max_epochs, live=self.plot) if self.plot else None
+        num_batches = int(data.train_dataloader().cardinality())
+        bar = progress_bar(self.max_epochs * num_batches, enabled=self.progress)
+        start = time.perf_counter()
+        with tf.device(self.device):
+            for epoch in range(self.max_epochs):
+                bar.set_description(f"epoch {epoch + 1}/{self.max_epochs}")
+                loss_sum, count = tf.zeros(()), 0
+                for X, y in data.train_dataloader():
+                    loss_sum += train_step(X, y)  # stays a tensor: no sync per batch
+                    count += int(y.shape[0])
+                    bar.update()
+                history.train_loss.append(float(loss_sum) / count)
+                history.train_images += count
+                val_loss, val_acc = _evaluate(eval_step, data)
+                history.val_loss.append(val_loss)
+                history.val_acc.append(val_acc)
+                bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}", val_acc=f"{val_acc:.3f}")
+                if board is not None:
+                    for key in ("train_loss", "val_loss", "val_acc"):
+                        board.draw(key, epoch + 1, getattr(history, key)[-1])
+        history.seconds = time.perf_counter() - start
+        bar.close()
+        self.board = board
+        return history
+
+
+def _evaluate(eval_step, data) -> tuple[float, float]:
+    loss_sum, correct, count = tf.zeros(()), tf.zeros(()), 0
+    for X, y in data.val_dataloader():
+        batch_loss, batch_correct = eval_step(X, y)
+        loss_sum += batch_loss
+        correct += batch_correct
+        count += int(y.shape[0])
+    return float(loss_sum) / count, float(correct) / count

@@ -1,0 +1,82 @@
+"""Inspection and runtime helpers for TensorFlow: summaries, counts, devices, seeds."""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+from .. import i18n, runtime
+
+
+def layer_summary(model, input_shape) -> None:
+    """Prints the output shape of each top-level stage of ``model.net`` (NHWC)."""
+    X = tf.random.normal(input_shape)
+    for layer in model.net.layers:
+        X = layer(X, training=False)
+        print(f"{layer.name:<8}{i18n.t('output_shape')}: {tuple(X.shape)}")
+
+
+def count_params(model, input_shape) -> int:
+    """Number of trainable parameters; builds the model with a dummy input first."""
+    model(tf.zeros(input_shape), training=False)
+    return int(sum(math.prod(w.shape) for w in model.trainable_weights))
+
+
+def block_cost(block, input_shape) -> dict[str, int]:
+    """Parameters and FLOPs of one forward pass of ``block`` on one input of that shape.
+
+    FLOPs are read off the traced graph's convolutions and matrix products and
+    count a multiply-add as 2, the convention of ``torch.utils.flop_counter``.
+    """
+    params = count_params(block, input_shape)
+    graph = tf.function(lambda X: block(X, training=False)).get_concrete_function(
+        tf.TensorSpec(input_shape, tf.float32)).graph
+    return {"params": params, "flops": _graph_flops(graph)}
+
+
+def _graph_flops(graph) -> int:
+    flops = 0
+    for op in graph.get_operations():
+        if op.type in ("Conv2D", "DepthwiseConv2dNative"):
+            kh, kw, cin_per_group, _ = op.inputs[1].shape
+            flops += 2 * math.prod(op.outputs[0].shape) * kh * kw * cin_per_group
+        elif op.type == "MatMul":
+            a = op.inputs[0].shape
+            inner = a[0] if op.get_attr("transpose_a") else a[1]
+            flops += 2 * math.prod(op.outputs[0].shape) * inner
+        elif op.type.endswith("PartitionedCall"):
+            # Keras runs grouped convolutions on the CPU as a nested (XLA) function.
+            flops += _graph_flops(graph._get_function(op.get_attr("f").name).graph)
+    return int(flops)
+
+
+def gpu_available() -> bool:
+    """Whether TensorFlow sees a GPU."""
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def try_gpu() -> str:
+    """The first GPU's device name, else the CPU's."""
+    return "/GPU:0" if gpu_available() else "/CPU:0"
+
+
+def use_memory_growth() -> None:
+    """Lets TensorFlow take GPU memory as needed, so PyTorch can share the GPU."""
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # the GPU was initialized already; nothing to change
+            pass
+
+
+def training_config(size=None) -> runtime.TrainingConfig:
+    """The book's training configuration for this machine; prints which one runs."""
+    config = runtime.training_config(gpu_available(), size)
+    print(config.describe())
+    return config
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seeds Python, NumPy and TensorFlow for a reproducible run."""
+    tf.keras.utils.set_random_seed(seed)

@@ -1,0 +1,21 @@
+"""PyTorch side of the book's library; ``d2l_resnet.tensorflow`` mirrors its names."""
+
+from .blocks import Residual, ResNeXtBlock
+from .data import FashionMNIST
+from .models import RESNET18_ARCH, ResNet, ResNet18
+from .train import Trainer
+from .utils import (
+    block_cost,
+    count_params,
+    gpu_available,
+    layer_summary,
+    seed_everything,
+    training_config,
+    try_gpu,
+)
+
+__all__ = [
+    "RESNET18_ARCH", "FashionMNIST", "ResNeXtBlock", "ResNet", "ResNet18", "Residual",
+    "Trainer", "block_cost", "count_params", "gpu_available", "layer_summary",
+    "seed_everything", "training_config", "try_gpu",
+]

@@ -1,0 +1,80 @@
+"""ResNet models built from stage specifications, for PyTorch."""
+
+import torch
+from torch import nn
+
+from .blocks import Residual
+
+RESNET18_ARCH = ((2, 64), (2, 128), (2, 256), (2, 512))
+
+
+class ResNet(nn.Module):
+    """A ResNet: stem, stages of residual blocks, global average pooling, classifier.
+
+    Args:
+        arch: One ``(num_residuals, num_channels)`` pair per stage.
+        num_classes: Outputs of the final fully connected layer.
+        lr: Learning rate that ``Trainer`` uses for this model.
+    """
+
+    def __init__(self, arch, num_classes=10, lr=0.1):
+        super().__init__()
+        self.lr = lr
+        self.net = nn.Sequential()
+        self.net.add_module("stem", self.stem())
+        for i, (num_residuals, num_channels) in enumerate(arch):
+            self.net.add_module(f"stage{i + 1}", self.stage(
+                num_residuals, num_channels, first_stage=(i == 0)))
+        self.net.add_module("head", nn.Sequential(
+            nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
+            nn.LazyLinear(num_classes)))
+
+    @staticmethod
+    def stem():
+        """7x7 convolution with stride 2, then 3x3 max-pooling with stride 2."""
+        return nn.Sequential(
+            nn.LazyConv2d(64, kernel_size=7, stride=2, padding=3, bias=False),
+            nn.LazyBatchNorm2d(), nn.ReLU(),
+            nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+
+    @staticmethod
+    def stage(num_residuals, num_channels, first_stage=False):
+        """Residual blocks; all but the first stage halve height and width."""
+        blocks = []
+        for i in range(num_residuals):
+            if i == 0 and not first_stage:
+                # Where the shape changes, the shortcut needs a 1x1 convolution.
+                blocks.append(Residual(num_channels, use_1x1conv=True,
+                                       strides=2))
+            else:
+                blocks.append(Residual(num_channels))
+        return nn.Sequential(*blocks)
+
+    def forward(self, X):
+        _check_channels_first(X, self)
+        return self.net(X)
+
+
+class ResNet18(ResNet):
+    """ResNet-18: four stages of two residual blocks each (64 to 512 channels)."""
+
+    def __init__(self, num_classes=10, lr=0.1):
+        super().__init__(RESNET18_ARCH, num_classes=num_classes, lr=lr)
+
+
+def _check_channels_first(X: torch.Tensor, model: ResNet) -> None:
+    """Fails early, with the fix, on input that is not a batch of NCHW images."""
+    if X.dim() != 4:
+        raise ValueError(
+            f"expected a 4-D batch of images (batch, channels, height, width), "
+            f"got shape {tuple(X.shape)}; add a batch axis with X.unsqueeze(0)")
+    first_conv = model.net.stem[0]
+    lazy = isinstance(first_conv, nn.modules.lazy.LazyModuleMixin)
+    expected = None if lazy and first_conv.has_uninitialized_params() else first_conv.in_channels
+    _, c, h, w = X.shape
+    looks_nhwc = X.shape[-1] <= 4 < min(c, h)
+    if (expected is not None and c != expected and w == expected) or (
+            expected is None and looks_nhwc):
+        raise ValueError(
+            f"input of shape {tuple(X.shape)} looks channels-last (NHWC); PyTorch "
+            f"models expect channels-first (NCHW): use X.permute(0, 3, 1, 2)")

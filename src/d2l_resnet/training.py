@@ -1,0 +1,120 @@
+"""Framework-neutral parts of training: the history, the progress bar and the live plot."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from tqdm.std import tqdm
+
+from . import i18n
+
+
+@dataclass
+class History:
+    """What ``Trainer.fit`` measured, one value per epoch."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    train_images: int = 0
+    device: str = ""
+
+    @property
+    def images_per_second(self) -> float:
+        """Training images processed per second of wall time (evaluation included)."""
+        return self.train_images / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> str:
+        """One line, in the current language."""
+        return i18n.t(
+            "fit_done",
+            epochs=len(self.train_loss),
+            seconds=self.seconds,
+            ips=self.images_per_second,
+            device=self.device,
+            acc=self.val_acc[-1] if self.val_acc else float("nan"),
+        )
+
+
+def in_notebook() -> bool:
+    """Whether we run inside a Jupyter kernel (where outputs can be redrawn in place)."""
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+class _DisplayFile:
+    """A file-like sink for tqdm that redraws one notebook output in place.
+
+    A notebook then stores only the bar's final state, not every carriage return.
+    """
+
+    def __init__(self):
+        from IPython.display import display
+
+        self._handle = display({"text/plain": ""}, raw=True, display_id=True)
+
+    def write(self, text: str) -> None:
+        line = text.replace("\r", "").strip()
+        if line:
+            self._handle.update({"text/plain": line}, raw=True)
+
+    def flush(self) -> None:
+        pass
+
+
+def progress_bar(total: int, enabled: bool = True) -> tqdm:
+    """A tqdm bar over all training batches, redrawn in place in a notebook."""
+    file = _DisplayFile() if enabled and in_notebook() else sys.stderr
+    return tqdm(
+        total=total,
+        unit="batch",
+        file=file,
+        disable=not enabled,
+        mininterval=1.0,
+        dynamic_ncols=False,
+        ncols=100,
+    )
+
+
+class ProgressBoard:
+    """Live plot of training loss, validation loss and validation accuracy.
+
+    In a notebook the figure is redrawn in place after every update and stays as one
+    final figure in the saved output. Elsewhere nothing is drawn until ``figure`` is
+    asked for.
+    """
+
+    def __init__(self, max_epochs: int, live: bool = True):
+        from matplotlib.figure import Figure
+
+        self.fig = Figure(figsize=(5.5, 3.5), layout="constrained")
+        self.ax = self.fig.add_subplot()
+        self.max_epochs = max_epochs
+        self.points: dict[str, tuple[list[float], list[float]]] = {}
+        self._handle = None
+        if live and in_notebook():
+            from IPython.display import display
+
+            self._handle = display(self.fig, display_id=True)
+
+    def draw(self, key: str, x: float, y: float) -> None:
+        """Adds the point (x, y) to the curve ``key`` and redraws the figure."""
+        xs, ys = self.points.setdefault(key, ([], []))
+        xs.append(x)
+        ys.append(y)
+        self._render()
+
+    def _render(self) -> None:
+        styles = {"train_loss": "-", "val_loss": "--", "val_acc": "-."}
+        self.ax.clear()
+        for key, (xs, ys) in self.points.items():
+            self.ax.plot(xs, ys, styles[key], marker="o" if len(xs) < 3 else None,
+                         label=i18n.t(key))
+        self.ax.set_xlabel(i18n.t("epoch"))
+        self.ax.set_xlim(0, self.max_epochs)
+        self.ax.grid(alpha=0.3)
+        self.ax.legend(loc="upper right")
+        if self._handle is not None:
+            self._handle.update(self.fig)
