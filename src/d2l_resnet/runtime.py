@@ -95,3 +95,25 @@ def check_positive_int(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return value
+
+
+STEM_CHANNELS = 64
+
+
+def check_arch(arch) -> None:
+    """Validates ResNet stage specs: ``((num_residuals, num_channels), ...)``.
+
+    The first stage keeps the stem's 64 channels (its blocks have no projection).
+    """
+    ok = isinstance(arch, (tuple, list)) and len(arch) > 0 and all(
+        isinstance(s, (tuple, list)) and len(s) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in s)
+        for s in arch)
+    if not ok:
+        raise ValueError(
+            f"arch must be a non-empty sequence of (num_residuals, num_channels) pairs of "
+            f"positive ints, e.g. ((2, 64), (2, 128), (2, 256), (2, 512)); got {arch!r}")
+    if arch[0][1] != STEM_CHANNELS:
+        raise ValueError(
+            f"the first stage must have {STEM_CHANNELS} channels, the stem's output, "
+            f"because its blocks have no 1x1 projection; got {arch[0][1]}")

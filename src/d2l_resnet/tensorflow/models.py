@@ -3,6 +3,7 @@
 import tensorflow as tf
 from tensorflow.keras import layers
 
+from ..runtime import check_arch
 from .blocks import Residual, batch_norm
 
 RESNET18_ARCH = ((2, 64), (2, 128), (2, 256), (2, 512))
@@ -19,6 +20,7 @@ class ResNet(tf.keras.Model):
 
     def __init__(self, arch, num_classes=10, lr=0.1, **kwargs):
         super().__init__(**kwargs)
+        check_arch(arch)
         self.lr = lr
         self.net = tf.keras.Sequential(name='net')
         self.net.add(self.stem())

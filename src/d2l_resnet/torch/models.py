@@ -3,6 +3,7 @@
 import torch
 from torch import nn
 
+from ..runtime import check_arch
 from .blocks import Residual
 
 RESNET18_ARCH = ((2, 64), (2, 128), (2, 256), (2, 512))
@@ -19,6 +20,7 @@ class ResNet(nn.Module):
 
     def __init__(self, arch, num_classes=10, lr=0.1):
         super().__init__()
+        check_arch(arch)
         self.lr = lr
         self.net = nn.Sequential()
         self.net.add_module("stem", self.stem())

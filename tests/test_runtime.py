@@ -1,0 +1,94 @@
+"""The sizing rule, input validation helpers and localized messages."""
+
+import subprocess
+import sys
+
+import pytest
+
+from d2l_resnet import i18n, runtime
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    yield
+    i18n.set_language("en")
+
+
+@pytest.mark.parametrize("gpu,env,size", [
+    (True, None, "full"), (False, None, "small"), (False, "full", "full"),
+    (True, "small", "small"), (True, "auto", "full"), (False, " Auto ", "small"),
+])
+def test_sizing_rule(monkeypatch, gpu, env, size):
+    if env is None:
+        monkeypatch.delenv(runtime.SIZE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(runtime.SIZE_ENV, env)
+    assert runtime.training_config(gpu=gpu).size == size
+
+
+def test_full_size_is_the_books_configuration():
+    config = runtime.training_config(gpu=True, size="full")
+    assert (config.resize, config.batch_size, config.max_epochs, config.lr) == (
+        (96, 96), 128, 10, 0.01)
+    assert config.num_train is None and config.num_val is None
+
+
+def test_small_configuration_says_what_it_is(monkeypatch):
+    monkeypatch.delenv(runtime.SIZE_ENV, raising=False)
+    text = runtime.training_config(gpu=False).describe()
+    assert "Small configuration (no GPU was found)" in text
+    assert "D2L_RESNET_SIZE=full" in text and "96x96" in text
+
+
+def test_env_override_is_named_as_the_reason(monkeypatch):
+    monkeypatch.setenv(runtime.SIZE_ENV, "full")
+    assert "D2L_RESNET_SIZE=full" in runtime.training_config(gpu=False).describe()
+
+
+def test_bad_size_value(monkeypatch):
+    monkeypatch.setenv(runtime.SIZE_ENV, "huge")
+    with pytest.raises(ValueError, match="must be 'auto', 'full' or 'small'"):
+        runtime.training_config(gpu=False)
+
+
+@pytest.mark.parametrize("value,expected", [(96, (96, 96)), ((32, 48), (32, 48)),
+                                            ([28, 28], (28, 28))])
+def test_parse_resize(value, expected):
+    assert runtime.parse_resize(value) == expected
+
+
+@pytest.mark.parametrize("value", [0, -3, (96,), (96, 0), "96", (96.0, 96), True, None])
+def test_malformed_resize(value):
+    with pytest.raises(ValueError, match=r"resize must be .* e\.g\. resize=\(96, 96\)"):
+        runtime.parse_resize(value)
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, "3", True])
+def test_check_positive_int(value):
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        runtime.check_positive_int("batch_size", value)
+
+
+def test_every_language_has_every_message():
+    keys = set(i18n.MESSAGES["en"])
+    for lang in i18n.LANGUAGES:
+        assert set(i18n.MESSAGES[lang]) == keys
+
+
+@pytest.mark.parametrize("lang,word", [("pt", "Configuração reduzida"),
+                                       ("fr", "Configuration réduite")])
+def test_messages_follow_language(lang, word):
+    i18n.set_language(lang)
+    assert word in runtime.training_config(gpu=False, size="small").describe()
+
+
+def test_unknown_language():
+    with pytest.raises(ValueError, match="choose one of en, pt, fr"):
+        i18n.set_language("de")
+
+
+def test_package_imports_no_framework():
+    code = ("import sys, d2l_resnet, d2l_resnet.runtime, d2l_resnet.training, "
+            "d2l_resnet.figures, d2l_resnet.tables; "
+            "assert 'torch' not in sys.modules and 'tensorflow' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,101 @@
+"""Loaders and trainers of both frameworks, on the tiny fixture (seconds, not minutes)."""
+
+import numpy as np
+import pytest
+import torch
+
+from d2l_resnet import torch as d2l_torch
+
+tf = pytest.importorskip("tensorflow")
+from d2l_resnet import tensorflow as d2l_tf  # noqa: E402
+
+FRAMEWORKS = {"torch": d2l_torch, "tensorflow": d2l_tf}
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_loader_batches(fw, tiny_data_dir):
+    data = FRAMEWORKS[fw].FashionMNIST(batch_size=64, resize=(32, 40), root=tiny_data_dir,
+                                       num_train=150)
+    batches = list(data.train_dataloader())
+    assert [len(y) for _, y in batches] == [64, 64, 22]
+    X, y = batches[0]
+    X = np.asarray(X)
+    assert X.shape == ((64, 1, 32, 40) if fw == "torch" else (64, 32, 40, 1))
+    assert X.dtype == np.float32 and 0 <= X.min() and X.max() <= 1
+    labels = np.concatenate([np.asarray(y) for _, y in batches])
+    assert sorted(labels) == sorted(data.train[1][:150].tolist()) and len(set(labels)) > 5
+    val = np.concatenate([np.asarray(y) for _, y in data.val_dataloader()])
+    np.testing.assert_array_equal(val, np.asarray(data.val[1]))
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_training_shuffles_every_epoch(fw, tiny_data_dir):
+    data = FRAMEWORKS[fw].FashionMNIST(batch_size=200, root=tiny_data_dir)
+    first = [np.asarray(y).tolist() for _, y in data.train_dataloader()]
+    second = [np.asarray(y).tolist() for _, y in data.train_dataloader()]
+    assert first != second and sorted(first[0]) == sorted(second[0])
+
+
+def test_both_frameworks_resize_identically(tiny_data_dir):
+    pt = d2l_torch.FashionMNIST(batch_size=8, resize=(96, 96), root=tiny_data_dir)
+    tfd = d2l_tf.FashionMNIST(batch_size=8, resize=(96, 96), root=tiny_data_dir)
+    X_pt, _ = next(iter(pt.val_dataloader()))
+    X_tf, _ = next(iter(tfd.val_dataloader()))
+    np.testing.assert_allclose(X_pt.numpy().transpose(0, 2, 3, 1), X_tf.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(batch_size=0), "batch_size must be a positive integer"),
+    (dict(resize=(96,)), "resize must be"),
+    (dict(num_train=-5), "num_train must be a positive integer"),
+])
+def test_loader_rejects_bad_arguments(fw, tiny_data_dir, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        FRAMEWORKS[fw].FashionMNIST(root=tiny_data_dir, **kwargs)
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+@pytest.mark.parametrize("epochs", [0, -1, 1.5])
+def test_trainer_rejects_bad_epochs(fw, epochs):
+    with pytest.raises(ValueError, match="max_epochs must be a positive integer"):
+        FRAMEWORKS[fw].Trainer(max_epochs=epochs)
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_fit_learns_on_tiny_data(fw, tiny_data_dir):
+    """Three epochs on 200 images: the training loss must fall, and be recorded."""
+    m = FRAMEWORKS[fw]
+    m.seed_everything(0)
+    data = m.FashionMNIST(batch_size=32, resize=(28, 28), root=tiny_data_dir)
+    model = m.ResNet(((1, 64), (1, 128)), lr=0.05)
+    history = m.Trainer(max_epochs=3, plot=False, progress=False).fit(model, data)
+    assert len(history.train_loss) == len(history.val_loss) == len(history.val_acc) == 3
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert all(0 <= a <= 1 for a in history.val_acc)
+    assert history.train_images == 600 and history.seconds > 0
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_fit_requires_learning_rate(fw, tiny_data_dir):
+    m = FRAMEWORKS[fw]
+    data = m.FashionMNIST(batch_size=100, root=tiny_data_dir)
+    model = m.ResNet18(lr=0)
+    with pytest.raises(ValueError, match="positive learning rate"):
+        m.Trainer(max_epochs=1, plot=False, progress=False).fit(model, data)
+
+
+def test_board_draws_three_curves(tiny_data_dir):
+    data = d2l_torch.FashionMNIST(batch_size=100, root=tiny_data_dir)
+    trainer = d2l_torch.Trainer(max_epochs=2, progress=False)
+    trainer.fit(d2l_torch.ResNet(((1, 64),), lr=0.05), data)
+    labels = [line.get_label() for line in trainer.board.ax.get_lines()]
+    assert labels == ["train loss", "validation loss", "validation accuracy"]
+    assert all(len(line.get_xdata()) == 2 for line in trainer.board.ax.get_lines())
+
+
+def test_mixed_precision_choice():
+    assert d2l_torch.Trainer(1, mixed_precision="off").dtype is None
+    assert d2l_torch.Trainer(1, mixed_precision="bf16").dtype == torch.bfloat16
+    with pytest.raises(ValueError, match="mixed_precision must be"):
+        d2l_torch.Trainer(1, mixed_precision="fp8")
