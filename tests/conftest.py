@@ -8,7 +8,6 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fashion-mnist-tiny"
-SHARED_SUBSET = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fashion-mnist-subset"
 
 
 @pytest.fixture

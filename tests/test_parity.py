@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 tf = pytest.importorskip("tensorflow")
-from d2l_resnet import tensorflow as d2l_tf  # noqa: E402
-from d2l_resnet import torch as d2l_torch  # noqa: E402
+from d2l_resnet import tensorflow as d2l_tf
+from d2l_resnet import torch as d2l_torch
 
 WEIGHTED = (nn.Conv2d, nn.BatchNorm2d, nn.Linear)
 KERAS_WEIGHTED = (tf.keras.layers.Conv2D, tf.keras.layers.BatchNormalization,

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 
 tf = pytest.importorskip("tensorflow")
-from d2l_resnet import tensorflow as d2l_tf  # noqa: E402
-
-from test_torch_models import _expected_resnet18_params  # noqa: E402
+from d2l_resnet import tensorflow as d2l_tf
+from test_torch_models import _expected_resnet18_params
 
 
 def test_residual_keeps_shape():

@@ -7,7 +7,7 @@ import torch
 from d2l_resnet import torch as d2l_torch
 
 tf = pytest.importorskip("tensorflow")
-from d2l_resnet import tensorflow as d2l_tf  # noqa: E402
+from d2l_resnet import tensorflow as d2l_tf
 
 FRAMEWORKS = {"torch": d2l_torch, "tensorflow": d2l_tf}
 

@@ -89,7 +89,7 @@ class FashionMNISTArrays:
 
 
 def default_data_dir() -> Path:
-    """Return the folder for the dataset: ``$D2L_RESNET_DATA`` or ``~/.cache/d2l_resnet/fashion-mnist``."""
+    """The dataset folder: ``$D2L_RESNET_DATA``, else ``~/.cache/d2l_resnet/fashion-mnist``."""
     env = os.environ.get(DATA_ENV)
     if env:
         return Path(env).expanduser()
@@ -280,7 +280,8 @@ def _load_split(root: Path, images_name: str, labels_name: str) -> tuple[np.ndar
     labels = read_idx(root / labels_name, ndim=1).astype(np.int64)
     if images.shape[1:] != IMAGE_SHAPE:
         raise DataError(
-            f"{root / images_name} holds images of shape {images.shape[1:]}, expected {IMAGE_SHAPE}."
+            f"{root / images_name} holds images of shape {images.shape[1:]}, "
+            f"expected {IMAGE_SHAPE}."
         )
     if len(images) != len(labels):
         raise DataError(

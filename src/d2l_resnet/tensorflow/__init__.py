@@ -8,11 +8,11 @@ from ..runtime import quiet_tensorflow
 
 quiet_tensorflow()
 
-from .blocks import Residual, ResNeXtBlock  # noqa: E402
-from .data import FashionMNIST  # noqa: E402
-from .models import RESNET18_ARCH, ResNet, ResNet18  # noqa: E402
-from .train import Trainer  # noqa: E402
-from .utils import (  # noqa: E402
+from .blocks import Residual, ResNeXtBlock
+from .data import FashionMNIST
+from .models import RESNET18_ARCH, ResNet, ResNet18
+from .train import Trainer
+from .utils import (
     block_cost,
     count_params,
     gpu_available,

@@ -15,8 +15,8 @@ class Trainer:
     """Minibatch SGD at the model's learning rate (``model.lr``), with a live plot.
 
     Speed lives here, not in the model: the training and evaluation steps are
-    compiled graphs (with XLA on a GPU), the input pipeline prefetches, and losses stay on the device
-    until an epoch ends.
+    compiled graphs (with XLA on a GPU), the input pipeline prefetches, and losses
+    stay on the device until an epoch ends.
 
     Args:
         max_epochs: Passes over the training data.
