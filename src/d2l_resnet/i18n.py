@@ -107,6 +107,16 @@ def get_language() -> str:
     return _current
 
 
+_SEPARATORS = {"en": (",", "."), "pt": (".", ","), "fr": ("\u202f", ",")}
+
+
+def number(value) -> str:
+    """``value`` written the way the current language writes numbers (4,096.5 / 4.096,5)."""
+    thousands, decimal = _SEPARATORS[_current]
+    text = f"{value:,}" if isinstance(value, int) else f"{value:,.10g}"
+    return text.replace(",", "\0").replace(".", decimal).replace("\0", thousands)
+
+
 def t(key: str, **fields) -> str:
     """Returns the message ``key`` in the current language, formatted with ``fields``."""
     return MESSAGES[_current][key].format(**fields)

@@ -31,10 +31,11 @@ class TrainingConfig:
 
     def describe(self) -> str:
         """One line, in the current language, saying which configuration runs and why."""
+        fields = dict(self.__dict__, lr=i18n.number(self.lr))
         if self.size == "full":
-            data = i18n.t("fashion_mnist")
-            return i18n.t("config_full", data=data, **self.__dict__)
-        return i18n.t("config_small", **self.__dict__)
+            return i18n.t("config_full", data=i18n.t("fashion_mnist"), **fields)
+        fields.update(num_train=i18n.number(self.num_train), num_val=i18n.number(self.num_val))
+        return i18n.t("config_small", **fields)
 
 
 FULL = dict(resize=(96, 96), batch_size=128, max_epochs=10, lr=0.01, num_train=None, num_val=None)

@@ -97,7 +97,7 @@ class ProgressBoard:
         if live and in_notebook():
             from IPython.display import display
 
-            self._handle = display(self.fig, display_id=True)
+            self._handle = display(self._png(), raw=True, display_id=True)
 
     def draw(self, key: str, x: float, y: float) -> None:
         """Adds the point (x, y) to the curve ``key`` and redraws the figure."""
@@ -117,4 +117,14 @@ class ProgressBoard:
         self.ax.grid(alpha=0.3)
         self.ax.legend(loc="upper right")
         if self._handle is not None:
-            self._handle.update(self.fig)
+            self._handle.update(self._png(), raw=True)
+
+    def _png(self) -> dict:
+        """The figure as a PNG display bundle, whatever matplotlib backend is active."""
+        import base64
+        import io
+
+        buffer = io.BytesIO()
+        self.fig.savefig(buffer, format="png", dpi=100)
+        return {"image/png": base64.b64encode(buffer.getvalue()).decode("ascii"),
+                "text/plain": "<training curves>"}

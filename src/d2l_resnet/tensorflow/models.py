@@ -56,7 +56,7 @@ class ResNet(tf.keras.Model):
         return tf.keras.Sequential(blocks, name=name)
 
     def call(self, X, training=None):
-        _check_channels_last(X, self)
+        check_channels_last(X, self)
         return self.net(X, training=training)
 
 
@@ -67,7 +67,7 @@ class ResNet18(ResNet):
         super().__init__(RESNET18_ARCH, num_classes=num_classes, lr=lr, **kwargs)
 
 
-def _check_channels_last(X, model):
+def check_channels_last(X, model):
     """Fails early, with the fix, on input that is not a batch of NHWC images."""
     shape = tuple(X.shape)
     if len(shape) != 4:

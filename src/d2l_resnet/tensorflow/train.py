@@ -59,9 +59,9 @@ class Trainer:
             return loss_fn(y, logits), correct
 
         history = History(device=self.device.split(":")[-2].strip("/"))
-        board = ProgressBoard(self.max_epochs, live=self.plot) if self.plot else None
         num_batches = int(data.train_dataloader().cardinality())
         bar = progress_bar(self.max_epochs * num_batches, enabled=self.progress)
+        board = ProgressBoard(self.max_epochs, live=self.plot) if self.plot else None
         start = time.perf_counter()
         with tf.device(self.device):
             for epoch in range(self.max_epochs):

@@ -29,9 +29,14 @@ def block_cost(block, input_shape) -> dict[str, int]:
     FLOPs are read off the traced graph's convolutions and matrix products and
     count a multiply-add as 2, the convention of ``torch.utils.flop_counter``.
     """
-    params = count_params(block, input_shape)
-    graph = tf.function(lambda X: block(X, training=False)).get_concrete_function(
-        tf.TensorSpec(input_shape, tf.float32)).graph
+    logger, level = tf.get_logger(), tf.get_logger().level
+    logger.setLevel("ERROR")  # building many grouped convolutions warns about retracing
+    try:
+        params = count_params(block, input_shape)
+        graph = tf.function(lambda X: block(X, training=False)).get_concrete_function(
+            tf.TensorSpec(input_shape, tf.float32)).graph
+    finally:
+        logger.setLevel(level)
     return {"params": params, "flops": _graph_flops(graph)}
 
 

@@ -53,7 +53,7 @@ class ResNet(nn.Module):
         return nn.Sequential(*blocks)
 
     def forward(self, X):
-        _check_channels_first(X, self)
+        check_channels_first(X, self)
         return self.net(X)
 
 
@@ -64,7 +64,7 @@ class ResNet18(ResNet):
         super().__init__(RESNET18_ARCH, num_classes=num_classes, lr=lr)
 
 
-def _check_channels_first(X: torch.Tensor, model: ResNet) -> None:
+def check_channels_first(X: torch.Tensor, model: ResNet) -> None:
     """Fails early, with the fix, on input that is not a batch of NCHW images."""
     if X.dim() != 4:
         raise ValueError(

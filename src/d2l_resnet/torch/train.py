@@ -55,9 +55,9 @@ class Trainer:
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
 
         history = History(device=_device_name(self.device))
-        board = ProgressBoard(self.max_epochs, live=self.plot) if self.plot else None
         num_batches = len(data.train_dataloader())
         bar = progress_bar(self.max_epochs * num_batches, enabled=self.progress)
+        board = ProgressBoard(self.max_epochs, live=self.plot) if self.plot else None
         start = time.perf_counter()
         for epoch in range(self.max_epochs):
             bar.set_description(f"epoch {epoch + 1}/{self.max_epochs}")

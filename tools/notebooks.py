@@ -1,0 +1,139 @@
+"""Keeps the book's notebooks in step with their Markdown sources and the library.
+
+    python tools/notebooks.py sources [--check]     paste library classes into the .md cells
+    python tools/notebooks.py execute [PAGE.md ...] run pages, store outputs in the .ipynb
+    python tools/notebooks.py check                 every .md and .ipynb pair in sync
+
+A code cell tagged ``pytorch`` (or ``tensorflow``) whose body is ``#@source NAME`` or
+starts with ``class NAME`` shows the library's ``d2l_resnet.torch.NAME`` (or
+``d2l_resnet.tensorflow.NAME``): ``sources`` rewrites it to the library's exact source.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import re
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bookenv  # noqa: E402
+
+ROOT = bookenv.ROOT
+BOOK = ROOT / "book"
+MODULES = {"pytorch": "d2l_resnet.torch", "tensorflow": "d2l_resnet.tensorflow"}
+CELL = re.compile(r"(```\{code-cell\} ipython3\n(?::tags: \[([^\]]*)\]\n)?\n?)(.*?)(\n```)", re.S)
+SHOWN = re.compile(r"^(?:#@source (?:[\w.]+\.)?(\w+)|class (\w+)\b)")
+
+
+def paired_pages() -> list[Path]:
+    """Every chapter .md that is a jupytext notebook (has a kernelspec header)."""
+    return sorted(p for p in BOOK.glob("*/*.md") if "kernelspec:" in p.read_text()[:500])
+
+
+def library_source(tag: str, name: str) -> str:
+    obj = getattr(importlib.import_module(MODULES[tag]), name)
+    return inspect.getsource(obj).rstrip("\n")
+
+
+def shown_classes(text: str):
+    """Yields (match, framework tag, class name) for each cell that shows library code."""
+    for m in CELL.finditer(text):
+        tags = [t.strip() for t in (m.group(2) or "").split(",")]
+        shown = SHOWN.match(m.group(3))
+        fw = next((t for t in tags if t in MODULES), None)
+        if shown and fw:
+            yield m, fw, shown.group(1) or shown.group(2)
+
+
+def sync_sources(check: bool) -> int:
+    stale = []
+    for page in paired_pages():
+        text = page.read_text()
+        new, pos = [], 0
+        for m, fw, name in shown_classes(text):
+            new += [text[pos:m.start(3)], library_source(fw, name)]
+            pos = m.end(3)
+        new.append(text[pos:])
+        new = "".join(new)
+        if new != text:
+            stale.append(page)
+            if not check:
+                page.write_text(new)
+    for page in stale:
+        print(f"{'stale' if check else 'updated'}: {page.relative_to(ROOT)}")
+    return 1 if check and stale else 0
+
+
+def execute(pages: list[Path], timeout: int) -> None:
+    from nbclient import NotebookClient
+
+    bookenv.configure()
+    for page in pages:
+        nb = jupytext.read(page)
+        print(f"executing {page.relative_to(ROOT)} ...", flush=True)
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                       resources={"metadata": {"path": str(page.parent)}}).execute()
+        clean(nb)
+        jupytext.write(nb, page.with_suffix(".ipynb"), fmt="ipynb")
+
+
+def clean(nb) -> None:
+    """Drops what differs between machines and runs: timings, widget state, ids."""
+    nb.metadata.pop("widgets", None)
+    for i, cell in enumerate(nb.cells):
+        cell.metadata.pop("execution", None)
+        cell["id"] = f"cell-{i}"
+        if cell.cell_type == "code":
+            cell.execution_count = None
+            for out in cell.outputs:
+                out.pop("execution_count", None) if out.output_type != "execute_result" \
+                    else out.update(execution_count=None)
+                out.get("metadata", {}).pop("transient", None)
+
+
+def out_of_sync() -> list[str]:
+    """Pages whose .md and .ipynb differ in cells (type, source or tags), or lack a twin."""
+    problems = []
+    for page in paired_pages():
+        twin = page.with_suffix(".ipynb")
+        if not twin.exists():
+            problems.append(f"{page.relative_to(ROOT)}: no {twin.name}")
+            continue
+        md = jupytext.read(page)
+        nb = nbformat.read(twin, as_version=4)
+        a = [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in md.cells]
+        b = [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]
+        if a != b:
+            first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+            problems.append(f"{page.relative_to(ROOT)}: cell {first} differs from {twin.name}")
+    return problems
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    src = sub.add_parser("sources", help="paste library classes into the .md cells")
+    src.add_argument("--check", action="store_true", help="only report stale cells")
+    ex = sub.add_parser("execute", help="run pages and store their outputs")
+    ex.add_argument("pages", nargs="*", type=Path, help="default: every chapter page")
+    ex.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    sub.add_parser("check", help="every .md and .ipynb pair in sync")
+    args = parser.parse_args(argv)
+    if args.command == "sources":
+        return sync_sources(args.check)
+    if args.command == "execute":
+        execute([p.resolve() for p in args.pages] or paired_pages(), args.timeout)
+        return 0
+    problems = out_of_sync()
+    print("\n".join(problems) or "all pages in sync")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
