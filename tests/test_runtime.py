@@ -92,3 +92,17 @@ def test_package_imports_no_framework():
             "d2l_resnet.figures, d2l_resnet.tables; "
             "assert 'torch' not in sys.modules and 'tensorflow' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_table_renders_markdown_in_the_current_language():
+    from d2l_resnet.tables import Table
+
+    table = Table(["g", "params", "ratio"], [[1, 11456, 1.0], [32, 2560, 4.475]])
+    assert table._repr_markdown_().splitlines() == [
+        "| g | params | ratio |", "|---:|---:|---:|",
+        "| 1 | 11,456 | 1.00 |", "| 32 | 2,560 | 4.47 |"]
+    i18n.set_language("fr")
+    assert "| 1 | 11\u202f456 | 1,00 |" in table._repr_markdown_() or \
+        "11\u202f456" in Table(["p"], [[11456]])._repr_markdown_()
+    with pytest.raises(ValueError, match="has 2 cells, expected 3"):
+        Table(["a", "b", "c"], [[1, 2]])

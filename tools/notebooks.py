@@ -74,7 +74,11 @@ def execute(pages: list[Path], timeout: int) -> None:
     from nbclient import NotebookClient
 
     bookenv.configure()
+    notebooks = set(paired_pages())
     for page in pages:
+        if page not in notebooks:
+            print(f"skipped {page.relative_to(ROOT)}: not a notebook page")
+            continue
         nb = jupytext.read(page)
         print(f"executing {page.relative_to(ROOT)} ...", flush=True)
         NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,

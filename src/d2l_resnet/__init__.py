@@ -4,4 +4,7 @@ Importing this package imports neither PyTorch nor TensorFlow: use
 ``d2l_resnet.torch`` or ``d2l_resnet.tensorflow`` for the framework code.
 """
 
+from .i18n import get_language, set_language
+
+__all__ = ["get_language", "set_language"]
 __version__ = "0.1.0"

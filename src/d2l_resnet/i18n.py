@@ -14,7 +14,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "train_loss": "train loss",
         "val_loss": "validation loss",
         "val_acc": "validation accuracy",
-        "output_shape": "output shape",
+        "output_shape": "{name:<8}output shape: {shape}",
         "config_full": (
             "Book configuration ({reason}): {resize[0]}x{resize[1]} images, batch {batch_size}, "
             "{max_epochs} epochs, lr {lr}, all {data} data."
@@ -39,7 +39,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "train_loss": "perda de treino",
         "val_loss": "perda de validação",
         "val_acc": "acurácia de validação",
-        "output_shape": "forma da saída",
+        "output_shape": "{name:<8}forma da saída: {shape}",
         "config_full": (
             "Configuração do livro ({reason}): imagens {resize[0]}x{resize[1]}, lote de "
             "{batch_size}, {max_epochs} épocas, taxa de aprendizado {lr}, todos os dados."
@@ -64,7 +64,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "train_loss": "perte d'entraînement",
         "val_loss": "perte de validation",
         "val_acc": "exactitude de validation",
-        "output_shape": "forme de sortie",
+        "output_shape": "{name:<8}forme de sortie\u00a0: {shape}",
         "config_full": (
             "Configuration du livre ({reason}) : images {resize[0]}x{resize[1]}, lots de "
             "{batch_size}, {max_epochs} époques, taux d'apprentissage {lr}, toutes les données."
@@ -110,10 +110,18 @@ def get_language() -> str:
 _SEPARATORS = {"en": (",", "."), "pt": (".", ","), "fr": ("\u202f", ",")}
 
 
-def number(value) -> str:
-    """``value`` written the way the current language writes numbers (4,096.5 / 4.096,5)."""
+def number(value, decimals: int | None = None) -> str:
+    """``value`` written the way the current language writes numbers (4,096.5 / 4.096,5).
+
+    Args:
+        value: An int or a float.
+        decimals: Fixed number of decimals; by default as many as needed.
+    """
     thousands, decimal = _SEPARATORS[_current]
-    text = f"{value:,}" if isinstance(value, int) else f"{value:,.10g}"
+    if decimals is not None:
+        text = f"{value:,.{decimals}f}"
+    else:
+        text = f"{value:,}" if isinstance(value, int) else f"{value:,.10g}"
     return text.replace(",", "\0").replace(".", decimal).replace("\0", thousands)
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from .i18n import number
+
 
 class Table:
     """A small table that renders as Markdown in a notebook and as aligned text elsewhere.
 
     Args:
         headers: Column titles.
-        rows: Rows of cell values; numbers are formatted with thousands separators.
+        rows: Rows of cell values; numbers are written the way the current language
+            writes them (``d2l_resnet.set_language``).
     """
 
     def __init__(self, headers, rows):
@@ -33,10 +36,9 @@ class Table:
 
 
 def _fmt(value) -> str:
+    """Numbers as the current language writes them: ints grouped, floats to 2 places."""
     if isinstance(value, bool):
         return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.2f}"
+    if isinstance(value, (int, float)):
+        return number(value, 2 if isinstance(value, float) else None)
     return str(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
+from matplotlib.ticker import MaxNLocator
 from tqdm.std import tqdm
 
 from . import i18n
@@ -74,7 +75,7 @@ def progress_bar(total: int, enabled: bool = True) -> tqdm:
         disable=not enabled,
         mininterval=1.0,
         dynamic_ncols=False,
-        ncols=100,
+        ncols=80,
     )
 
 
@@ -113,7 +114,8 @@ class ProgressBoard:
             self.ax.plot(xs, ys, styles[key], marker="o" if len(xs) < 3 else None,
                          label=i18n.t(key))
         self.ax.set_xlabel(i18n.t("epoch"))
-        self.ax.set_xlim(0, self.max_epochs)
+        self.ax.set_xlim(0.8, self.max_epochs + 0.2)
+        self.ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         self.ax.grid(alpha=0.3)
         self.ax.legend(loc="upper right")
         if self._handle is not None:

@@ -6,6 +6,7 @@ import time
 
 import tensorflow as tf
 
+from .. import i18n
 from ..runtime import check_positive_int
 from ..training import History, ProgressBoard, progress_bar
 from .utils import try_gpu
@@ -65,7 +66,7 @@ class Trainer:
         start = time.perf_counter()
         with tf.device(self.device):
             for epoch in range(self.max_epochs):
-                bar.set_description(f"epoch {epoch + 1}/{self.max_epochs}")
+                bar.set_description(f"{i18n.t('epoch')} {epoch + 1}/{self.max_epochs}")
                 loss_sum, count = tf.zeros(()), 0
                 for X, y in data.train_dataloader():
                     loss_sum += train_step(X, y)  # stays a tensor: no sync per batch

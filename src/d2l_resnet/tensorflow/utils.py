@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 
 import tensorflow as tf
 
@@ -14,7 +15,7 @@ def layer_summary(model, input_shape) -> None:
     X = tf.random.normal(input_shape)
     for layer in model.net.layers:
         X = layer(X, training=False)
-        print(f"{layer.name:<8}{i18n.t('output_shape')}: {tuple(X.shape)}")
+        print(i18n.t("output_shape", name=layer.name, shape=tuple(X.shape)))
 
 
 def count_params(model, input_shape) -> int:
@@ -78,7 +79,7 @@ def use_memory_growth() -> None:
 def training_config(size=None) -> runtime.TrainingConfig:
     """The book's training configuration for this machine; prints which one runs."""
     config = runtime.training_config(gpu_available(), size)
-    print(config.describe())
+    print(textwrap.fill(config.describe(), width=80))
     return config
 
 

@@ -8,6 +8,7 @@ import time
 import torch
 from torch.nn import functional as F
 
+from .. import i18n
 from ..runtime import check_positive_int
 from ..training import History, ProgressBoard, progress_bar
 from .utils import try_gpu
@@ -60,7 +61,7 @@ class Trainer:
         board = ProgressBoard(self.max_epochs, live=self.plot) if self.plot else None
         start = time.perf_counter()
         for epoch in range(self.max_epochs):
-            bar.set_description(f"epoch {epoch + 1}/{self.max_epochs}")
+            bar.set_description(f"{i18n.t('epoch')} {epoch + 1}/{self.max_epochs}")
             model.train()
             loss_sum = torch.zeros((), device=self.device)
             count = 0

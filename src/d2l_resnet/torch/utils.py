@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import textwrap
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ def layer_summary(model: nn.Module, input_shape) -> None:
     with torch.no_grad():
         for name, layer in _stages(model):
             X = layer(X)
-            print(f"{name:<8}{i18n.t('output_shape')}: {tuple(X.shape)}")
+            print(i18n.t("output_shape", name=name, shape=tuple(X.shape)))
     model.train(was_training)
 
 
@@ -73,7 +74,7 @@ def try_gpu() -> torch.device:
 def training_config(size=None) -> runtime.TrainingConfig:
     """The book's training configuration for this machine; prints which one runs."""
     config = runtime.training_config(gpu_available(), size)
-    print(config.describe())
+    print(textwrap.fill(config.describe(), width=80))
     return config
 
 

@@ -1,0 +1,162 @@
+"""Parity of the three editions, checked by code: same pages, sections, code, equations,
+figures, citations and exercises; unique labels; no English prose left in PT or FR."""
+
+import io
+import re
+import tokenize
+from collections import Counter
+from pathlib import Path
+
+import jupytext
+import pytest
+
+BOOK = Path(__file__).resolve().parents[1] / "book"
+LANGS = ("en", "pt", "fr")
+OTHERS = ("pt", "fr")
+PAGES = sorted(p.name for p in (BOOK / "en").glob("*.md"))
+
+
+def read(lang, name):
+    return (BOOK / lang / name).read_text()
+
+
+def strip_label_prefix(label, lang):
+    return label[len(lang) + 1:] if lang != "en" and label.startswith(f"{lang}-") else label
+
+
+def headings(text):
+    body = re.sub(r"```.*?```", "", text, flags=re.S)
+    return [len(m) for m in re.findall(r"^(#{1,6}) ", body, re.M)]
+
+
+def display_equations(text):
+    return [m.strip() for m in re.findall(r"^\$\$\n?(.*?)\n?\$\$", text, re.M | re.S)]
+
+
+def figures(text):
+    return [Path(p).name for p in re.findall(r":::\{figure\} (\S+)", text)]
+
+
+def citations(text):
+    return [k.strip() for group in re.findall(r"\{footcite(?::[pt])?\}`([^`]+)`", text)
+            for k in group.split(",")]
+
+
+def labels(text, lang):
+    found = re.findall(r"^\(([\w-]+)\)=$", text, re.M)
+    found += re.findall(r"^:name: ([\w-]+)$", text, re.M)
+    found += re.findall(r"^\$\$ \(([\w-]+)\)$", text, re.M)
+    return found
+
+
+def references(text):
+    return re.findall(r"\{(?:numref|ref|eq)\}`(?:[^`<]*<)?([\w-]+)>?`", text)
+
+
+def exercises(text):
+    part = re.split(r"^\(\w*-?sec-exercises\)=$", text, flags=re.M)
+    if len(part) < 2:
+        return 0
+    section = re.split(r"^## ", part[1], flags=re.M)[1]
+    return len(re.findall(r"^\d+\. ", section, re.M))
+
+
+def code_shape(source):
+    """Tokens of a cell with comments dropped and string literals blanked."""
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith("%")]
+    tokens = []
+    for tok in tokenize.generate_tokens(io.StringIO("\n".join(lines) + "\n").readline):
+        if tok.type in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
+                        tokenize.DEDENT, tokenize.ENDMARKER):
+            continue
+        tokens.append("STR" if tok.type == tokenize.STRING else tok.string)
+    return tokens
+
+
+def code_cells(lang, name):
+    nb = jupytext.read(BOOK / lang / name)
+    return [(tuple(c.metadata.get("tags", [])), c.source) for c in nb.cells
+            if c.cell_type == "code"]
+
+
+def test_same_pages_in_every_language():
+    for lang in OTHERS:
+        assert sorted(p.name for p in (BOOK / lang).glob("*.md")) == PAGES, lang
+
+
+@pytest.mark.parametrize("lang", OTHERS)
+@pytest.mark.parametrize("name", PAGES)
+def test_page_structure_matches_english(lang, name):
+    en, other = read("en", name), read(lang, name)
+    assert headings(other) == headings(en), "sections differ"
+    assert display_equations(other) == display_equations(en), "display equations differ"
+    assert figures(other) == figures(en), "figures differ"
+    assert Counter(citations(other)) == Counter(citations(en)), "citations differ"
+    assert exercises(other) == exercises(en), "exercises differ"
+    assert [strip_label_prefix(x, lang) for x in labels(other, lang)] == labels(en, "en")
+    assert all(ref.startswith(f"{lang}-") for ref in references(other)), \
+        "a reference points into another edition"
+    for src in re.findall(r":::\{figure\} (\S+)", other):
+        assert src.startswith(f"../img/{lang}/"), f"{src}: use the {lang} figure"
+
+
+@pytest.mark.parametrize("lang", OTHERS)
+@pytest.mark.parametrize("name", [p for p in PAGES if "kernelspec:" in read("en", p)[:500]])
+def test_code_cells_match_english(lang, name):
+    en, other = code_cells("en", name), code_cells(lang, name)
+    assert [tags for tags, _ in other] == [tags for tags, _ in en], "cell tags differ"
+    for (_, a), (_, b) in zip(en, other):
+        assert code_shape(b) == code_shape(a), f"code differs:\n{b}"
+    assert f'set_language("{lang}")' in other[0][1]
+
+
+def test_labels_unique_across_the_book():
+    all_labels = [label for lang in LANGS for name in PAGES
+                  for label in labels(read(lang, name), lang)]
+    duplicates = [label for label, n in Counter(all_labels).items() if n > 1]
+    assert duplicates == []
+
+
+STOPWORDS = {
+    "en": set("the of and to in is that we it for with this are as be by on not which an "
+              "can its from our their what more than when each these they has have was "
+              "only into but also would does".split()),
+    "pt": set("de que e o a os as da do das dos em para com uma um não se por mais como "
+              "ao na no nas nos é são pela pelo entre também cada sua seu isso essa esse "
+              "ou quando".split()),
+    "fr": set("de la le les et des du en un une est que qui pour dans par sur au aux "
+              "ne pas plus ce cette ces son sa ses avec nous on il elle sont être mais "
+              "ou où donc".split()),
+}
+
+
+def prose_paragraphs(text):
+    text = re.sub(r"^---\n.*?\n---\n", "", text, flags=re.S)
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    text = re.sub(r"\$\$.*?\$\$", "", text, flags=re.S)
+    for para in re.split(r"\n\s*\n", text):
+        para = re.sub(r"^:::.*$|^:\w+:.*$|^\(.*\)=$|^\|.*\|$", "", para, flags=re.M)
+        para = re.sub(r"\$[^$]*\$|`[^`]*`|\{\w+(:\w+)?\}|\[[^\]]*\]\([^)]*\)", " ", para)
+        words = re.findall(r"[a-zA-ZÀ-ÿ']+", para.lower())
+        if len(words) >= 8:
+            yield para.strip(), words
+
+
+@pytest.mark.parametrize("lang", OTHERS)
+@pytest.mark.parametrize("name", PAGES)
+def test_no_english_prose_left(lang, name):
+    english = []
+    for para, words in prose_paragraphs(read(lang, name)):
+        score = {k: sum(w in v for w in words) for k, v in STOPWORDS.items()}
+        if score["en"] > score[lang]:
+            english.append(para[:80])
+    assert english == [], f"paragraphs that read as English: {english}"
+
+
+def test_language_check_catches_english():
+    """The detector itself: an English paragraph in a PT page is flagged."""
+    para = ("The residual block adds its input to the output of two convolutions, "
+            "so it can learn the identity function easily.")
+    (_, words), = prose_paragraphs(para)
+    score = {k: sum(w in v for w in words) for k, v in STOPWORDS.items()}
+    assert score["en"] > score["pt"] and score["en"] > score["fr"]
