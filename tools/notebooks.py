@@ -2,6 +2,7 @@
 
     python tools/notebooks.py sources [--check]     paste library classes into the .md cells
     python tools/notebooks.py execute [PAGE.md ...] run pages, store outputs in the .ipynb
+    python tools/notebooks.py sync [PAGE.md ...]    prose edits: update .ipynb, keep outputs
     python tools/notebooks.py check                 every .md and .ipynb pair in sync
 
 A code cell tagged ``pytorch`` (or ``tensorflow``) whose body is ``#@source NAME`` or
@@ -22,7 +23,7 @@ import jupytext
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bookenv  # noqa: E402
+import bookenv
 
 ROOT = bookenv.ROOT
 BOOK = ROOT / "book"
@@ -87,6 +88,29 @@ def execute(pages: list[Path], timeout: int) -> None:
         jupytext.write(nb, page.with_suffix(".ipynb"), fmt="ipynb")
 
 
+def sync(pages: list[Path]) -> int:
+    """Copies .md edits into the .ipynb, keeping the outputs of unchanged code cells.
+
+    For prose edits only: a code cell whose source changed loses its outputs and is
+    reported; run ``execute`` on that page.
+    """
+    from jupytext.combine import combine_inputs_with_outputs
+
+    stale = 0
+    for page in pages:
+        twin = page.with_suffix(".ipynb")
+        stored = nbformat.read(twin, as_version=4)
+        before = {c.source for c in stored.cells if c.cell_type == "code"}
+        combined = combine_inputs_with_outputs(jupytext.read(page), stored)
+        clean(combined)
+        jupytext.write(combined, twin, fmt="ipynb")
+        changed = [c for c in combined.cells if c.cell_type == "code" and c.source not in before]
+        if changed:
+            stale += 1
+            print(f"{page.relative_to(ROOT)}: {len(changed)} code cell(s) changed: execute it")
+    return 1 if stale else 0
+
+
 def clean(nb) -> None:
     """Drops what differs between machines and runs: timings, widget state, ids."""
     nb.metadata.pop("widgets", None)
@@ -127,6 +151,8 @@ def main(argv=None) -> int:
     ex = sub.add_parser("execute", help="run pages and store their outputs")
     ex.add_argument("pages", nargs="*", type=Path, help="default: every chapter page")
     ex.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    sy = sub.add_parser("sync", help="update .ipynb from prose edits, keeping outputs")
+    sy.add_argument("pages", nargs="*", type=Path, help="default: every chapter page")
     sub.add_parser("check", help="every .md and .ipynb pair in sync")
     args = parser.parse_args(argv)
     if args.command == "sources":
@@ -134,6 +160,8 @@ def main(argv=None) -> int:
     if args.command == "execute":
         execute([p.resolve() for p in args.pages] or paired_pages(), args.timeout)
         return 0
+    if args.command == "sync":
+        return sync([p.resolve() for p in args.pages] or paired_pages())
     problems = out_of_sync()
     print("\n".join(problems) or "all pages in sync")
     return 1 if problems else 0
