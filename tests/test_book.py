@@ -63,6 +63,9 @@ def test_stored_notebook_is_executed_and_clean(page):
     nb = nbformat.reads(raw, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert any(c.outputs for c in code), "notebook stores no outputs: run tools/notebooks.py"
+    counts = [c.execution_count for c in code]
+    assert counts == list(range(1, len(code) + 1)), \
+        "not one top-to-bottom run in a fresh kernel (nbval needs the execution counts)"
     for c in code:
         assert not any(o.output_type == "error" for o in c.outputs)
         assert "execution" not in c.metadata, "execution timestamps stored"

@@ -112,16 +112,15 @@ def sync(pages: list[Path]) -> int:
 
 
 def clean(nb) -> None:
-    """Drops what differs between machines and runs: timings, widget state, ids."""
+    """Drops what differs between machines and runs: timings, widget state, cell ids."""
     nb.metadata.pop("widgets", None)
     for i, cell in enumerate(nb.cells):
         cell.metadata.pop("execution", None)
         cell["id"] = f"cell-{i}"
         if cell.cell_type == "code":
-            cell.execution_count = None
+            # Execution counts stay: nbval treats a cell without one as never run. In a
+            # fresh kernel they are 1, 2, 3... and do not vary between runs.
             for out in cell.outputs:
-                out.pop("execution_count", None) if out.output_type != "execute_result" \
-                    else out.update(execution_count=None)
                 out.get("metadata", {}).pop("transient", None)
 
 

@@ -79,7 +79,7 @@ def use_memory_growth() -> None:
 def training_config(size=None) -> runtime.TrainingConfig:
     """The book's training configuration for this machine; prints which one runs."""
     config = runtime.training_config(gpu_available(), size)
-    print(textwrap.fill(config.describe(), width=80))
+    print(textwrap.fill(config.describe(), width=72))
     return config
 
 

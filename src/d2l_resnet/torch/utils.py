@@ -74,7 +74,7 @@ def try_gpu() -> torch.device:
 def training_config(size=None) -> runtime.TrainingConfig:
     """The book's training configuration for this machine; prints which one runs."""
     config = runtime.training_config(gpu_available(), size)
-    print(textwrap.fill(config.describe(), width=80))
+    print(textwrap.fill(config.describe(), width=72))
     return config
 
 
