@@ -343,3 +343,43 @@ def load_fashion_mnist(
             f"{len(val_images):,} validation images"
         ),
     )
+
+
+class FashionMNISTBase:
+    """What the PyTorch and TensorFlow ``FashionMNIST`` loaders share: argument checks,
+    loading, and the optional cut to the first ``num_train``/``num_val`` images.
+
+    Args:
+        batch_size: Images per batch.
+        resize: Output (height, width), or one int for a square.
+        root: Folder of the IDX files; see ``load_fashion_mnist``.
+        num_train: Use only the first ``num_train`` training images (all by default).
+        num_val: Use only the first ``num_val`` validation images (all by default).
+        download: Download the official files when they are missing.
+        seed: Seed of the shuffling.
+    """
+
+    def __init__(self, batch_size=64, resize=(28, 28), root=None, num_train=None,
+                 num_val=None, download=True, seed=0):
+        from .runtime import check_positive_int, parse_resize
+
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.resize = parse_resize(resize)
+        for name, n in (("num_train", num_train), ("num_val", num_val)):
+            if n is not None:
+                check_positive_int(name, n)
+        arrays = load_fashion_mnist(root, download=download)
+        self.source = arrays.source
+        self.seed = seed
+        self.text_labels = TEXT_LABELS
+        self.train = self._convert(arrays.train_images[:num_train], arrays.train_labels[:num_train])
+        self.val = self._convert(arrays.val_images[:num_val], arrays.val_labels[:num_val])
+
+    def _convert(self, images: np.ndarray, labels: np.ndarray):
+        """Turns uint8 images (N, 28, 28) and labels into the framework's tensors."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        return (f"{type(self).__name__}({len(self.train[1]):,} training and "
+                f"{len(self.val[1]):,} validation images, batch {self.batch_size}, "
+                f"resized to {self.resize[0]}x{self.resize[1]})")

@@ -27,6 +27,13 @@ class History:
         """Training images processed per second of wall time (evaluation included)."""
         return self.train_images / self.seconds if self.seconds else 0.0
 
+    def record(self, train_loss: float, val_loss: float, val_acc: float, images: int):
+        """Appends one epoch's results."""
+        self.train_loss.append(train_loss)
+        self.val_loss.append(val_loss)
+        self.val_acc.append(val_acc)
+        self.train_images += images
+
     def summary(self) -> str:
         """One line, in the current language."""
         return i18n.t(
@@ -106,6 +113,11 @@ class ProgressBoard:
         xs.append(x)
         ys.append(y)
         self._render()
+
+    def draw_epoch(self, epoch: int, history: History) -> None:
+        """Adds the last epoch of ``history`` to all three curves."""
+        for key in ("train_loss", "val_loss", "val_acc"):
+            self.draw(key, epoch, getattr(history, key)[-1])
 
     def _render(self) -> None:
         styles = {"train_loss": "-", "val_loss": "--", "val_acc": "-."}

@@ -6,41 +6,24 @@ import torch
 from torch.nn import functional as F
 
 from .. import data as _data
-from ..runtime import check_positive_int, parse_resize
 
 
-class FashionMNIST:
+class FashionMNIST(_data.FashionMNISTBase):
     """Fashion-MNIST as shuffled batches of float images in [0, 1], NCHW.
 
     The 28x28 images stay as uint8 in memory; each batch is resized with bilinear
     interpolation where it is consumed (on the GPU when training runs there), which
     is far cheaper than resizing every image on the CPU in the loader.
 
-    Args:
-        batch_size: Images per batch.
-        resize: Output (height, width), or one int for a square.
-        root: Folder of the IDX files; see ``d2l_resnet.data.load_fashion_mnist``.
-        num_train: Use only the first ``num_train`` training images (all by default).
-        num_val: Use only the first ``num_val`` validation images (all by default).
-        download: Download the official files when they are missing.
-        seed: Seed of the shuffling.
+    Args: see ``d2l_resnet.data.FashionMNISTBase``.
     """
 
-    def __init__(self, batch_size=64, resize=(28, 28), root=None, num_train=None,
-                 num_val=None, download=True, seed=0):
-        self.batch_size = check_positive_int("batch_size", batch_size)
-        self.resize = parse_resize(resize)
-        arrays = _data.load_fashion_mnist(root, download=download)
-        self.source = arrays.source
-        self.train = _subset(arrays.train_images, arrays.train_labels, num_train, "num_train")
-        self.val = _subset(arrays.val_images, arrays.val_labels, num_val, "num_val")
-        self.generator = torch.Generator().manual_seed(seed)
-        self.text_labels = _data.TEXT_LABELS
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.generator = torch.Generator().manual_seed(self.seed)
 
-    def __repr__(self):
-        return (f"FashionMNIST({len(self.train[0]):,} training and {len(self.val[0]):,} "
-                f"validation images, batch {self.batch_size}, resized to "
-                f"{self.resize[0]}x{self.resize[1]})")
+    def _convert(self, images, labels):
+        return torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels)
 
     def train_dataloader(self, device=None):
         """One epoch of shuffled training batches ``(X, y)``."""
@@ -49,13 +32,6 @@ class FashionMNIST:
     def val_dataloader(self, device=None):
         """One pass over the validation set, in order."""
         return _Batches(self, *self.val, shuffle=False, device=device)
-
-
-def _subset(images, labels, n, name):
-    if n is not None:
-        check_positive_int(name, n)
-        images, labels = images[:n], labels[:n]
-    return torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels)
 
 
 class _Batches:

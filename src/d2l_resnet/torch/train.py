@@ -76,15 +76,11 @@ class Trainer:
                 loss_sum += loss.detach() * len(y)  # no .item(): no sync per batch
                 count += len(y)
                 bar.update()
-            history.train_loss.append(loss_sum.item() / count)
-            history.train_images += count
-            val_loss, val_acc = self.evaluate(model, data)
-            history.val_loss.append(val_loss)
-            history.val_acc.append(val_acc)
-            bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}", val_acc=f"{val_acc:.3f}")
+            history.record(loss_sum.item() / count, *self.evaluate(model, data), count)
+            bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}",
+                            val_acc=f"{history.val_acc[-1]:.3f}")
             if board is not None:
-                for key in ("train_loss", "val_loss", "val_acc"):
-                    board.draw(key, epoch + 1, getattr(history, key)[-1])
+                board.draw_epoch(epoch + 1, history)
         history.seconds = time.perf_counter() - start
         bar.close()
         self.board = board
