@@ -12,7 +12,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
-import notebooks  # noqa: E402
+import notebooks
 
 PAGES = notebooks.paired_pages()
 LANGS = sorted({p.parent.name for p in PAGES})

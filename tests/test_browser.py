@@ -77,8 +77,8 @@ def test_page_renders_math_and_images_offline(page, server, path):
     raw_tex = page.evaluate("""() => {
         const text = [...document.querySelectorAll('article p, article li, article figcaption')]
             .map(e => e.innerText).join('\\n');
-        return (text.match(/\\$[^$\\n]*\\\\[a-zA-Z]+[^$\\n]*\\$|\\\\(mathbf|mathcal|frac|textrm)\\b/g)
-                || []);
+        const tex = /\\$[^$\\n]*\\\\[a-zA-Z]+[^$\\n]*\\$|\\\\(mathbf|mathcal|frac|textrm)\\b/g;
+        return text.match(tex) || [];
     }""")
     assert raw_tex == [], f"raw TeX on {path}: {raw_tex[:3]}"
     untypeset = page.evaluate("() => [...document.querySelectorAll('.math')]"
@@ -120,3 +120,28 @@ def test_framework_choice_is_remembered_across_pages(page, server):
     _open(page, server, second)
     assert _visible(page, "pytorch") == 0 and _visible(page, "tensorflow") > 0
     page.screenshot(path=str(SHOTS / "tensorflow-remembered.png"))
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_language_switcher_and_localized_labels(page, server, path):
+    lang, name = path.split("/")[1], path.split("/")[2]
+    _open(page, server, path)
+    switch = page.locator("nav.lang-switch")
+    assert switch.count() == 1
+    targets = sorted(switch.locator("a").evaluate_all("as => as.map(a => a.href)"))
+    assert targets == sorted(f"{server}/book/{other}/{name}" for other in ("en", "pt", "fr")
+                             if other != lang)
+    words = {"en": "Fig.", "pt": "Figura", "fr": "Figure"}
+    captions = page.locator(".caption-number").all_inner_texts()
+    assert all(c.startswith(words[lang]) for c in captions), captions
+    if lang != "en":
+        assert not any(c.startswith("Fig.") for c in captions)
+
+
+def test_language_switcher_leads_to_the_same_page(page, server):
+    _open(page, server, "book/en/resnext.html")
+    page.locator("nav.lang-switch a", has_text="Français").click()
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith("/book/fr/resnext.html")
+    assert page.locator("h1").first.inner_text().strip().startswith("ResNeXt")
+    page.screenshot(path=str(SHOTS / "switched-to-french.png"))
