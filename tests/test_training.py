@@ -99,3 +99,19 @@ def test_mixed_precision_choice():
     assert d2l_torch.Trainer(1, mixed_precision="bf16").dtype == torch.bfloat16
     with pytest.raises(ValueError, match="mixed_precision must be"):
         d2l_torch.Trainer(1, mixed_precision="fp8")
+
+
+def test_tensorflow_mixed_precision_choice(tiny_data_dir):
+    assert d2l_tf.Trainer(1, mixed_precision="off").bf16 is False
+    assert d2l_tf.Trainer(1, mixed_precision="bf16").bf16 is True
+    with pytest.raises(ValueError, match="mixed_precision must be"):
+        d2l_tf.Trainer(1, mixed_precision="fp8")
+    data = d2l_tf.FashionMNIST(batch_size=100, root=tiny_data_dir)
+    fresh, built = d2l_tf.ResNet(((1, 64),), lr=0.05), d2l_tf.ResNet(((1, 64),), lr=0.05)
+    built(tf.zeros((1, 28, 28, 1)))
+    for model in (fresh, built):
+        d2l_tf.Trainer(1, mixed_precision="bf16", plot=False, progress=False).fit(model, data)
+    conv = fresh.net.layers[0].layers[1]
+    assert conv.compute_dtype == "bfloat16" and conv.kernel.dtype == "float32"
+    assert fresh.net.layers[-1].layers[-1].compute_dtype == "float32"  # the logits
+    assert built.net.layers[0].layers[1].compute_dtype == "float32"  # built: unchanged
