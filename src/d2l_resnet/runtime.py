@@ -70,9 +70,12 @@ def training_config(gpu: bool, size: str | None = None) -> TrainingConfig:
 
 
 def quiet_tensorflow() -> None:
-    """Silences TensorFlow's C++ log lines; takes effect only before TensorFlow loads."""
+    """Silences most of TensorFlow's C++ log lines; works only before TensorFlow loads.
+
+    A few lines printed while TensorFlow loads ignore every setting; notebook kernels
+    keep them out of the outputs with ``capture_fd_output = False`` (see .ipython/).
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
 
 
 def parse_resize(resize) -> tuple[int, int]:
