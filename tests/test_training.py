@@ -74,6 +74,13 @@ def test_fit_learns_on_tiny_data(fw, tiny_data_dir):
     assert history.train_loss[-1] < history.train_loss[0]
     assert all(0 <= a <= 1 for a in history.val_acc)
     assert history.train_images == 600 and history.seconds > 0
+    # Every batch's loss is kept: 7 batches (6 of 32, 1 of 8) per epoch, and each
+    # epoch's loss is their mean weighted by batch size.
+    assert len(history.batch_loss) == 3 * 7
+    sizes = np.array([32] * 6 + [8])
+    for epoch in range(3):
+        batches = np.array(history.batch_loss[7 * epoch:7 * (epoch + 1)])
+        assert np.isclose((batches * sizes).sum() / 200, history.train_loss[epoch], rtol=1e-5)
 
 
 @pytest.mark.parametrize("fw", FRAMEWORKS)

@@ -10,6 +10,8 @@ LANGUAGES = ("en", "pt", "fr")
 
 MESSAGES: dict[str, dict[str, str]] = {
     "en": {
+        "grad_norm": "gradient norm",
+        "conv_layer": "convolution, from input to output",
         "epoch": "epoch",
         "train_loss": "train loss",
         "val_loss": "validation loss",
@@ -35,6 +37,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
     },
     "pt": {
+        "grad_norm": "norma do gradiente",
+        "conv_layer": "convolução, da entrada para a saída",
         "epoch": "época",
         "train_loss": "perda de treino",
         "val_loss": "perda de validação",
@@ -60,6 +64,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
     },
     "fr": {
+        "grad_norm": "norme du gradient",
+        "conv_layer": "convolution, de l'entrée vers la sortie",
         "epoch": "époque",
         "train_loss": "perte d'entraînement",
         "val_loss": "perte de validation",

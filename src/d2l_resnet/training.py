@@ -13,9 +13,10 @@ from . import i18n
 
 @dataclass
 class History:
-    """What ``Trainer.fit`` measured, one value per epoch."""
+    """What ``Trainer.fit`` measured: one value per epoch, and the loss of every batch."""
 
     train_loss: list[float] = field(default_factory=list)
+    batch_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_acc: list[float] = field(default_factory=list)
     seconds: float = 0.0
@@ -27,9 +28,11 @@ class History:
         """Training images processed per second of wall time (evaluation included)."""
         return self.train_images / self.seconds if self.seconds else 0.0
 
-    def record(self, train_loss: float, val_loss: float, val_acc: float, images: int):
-        """Appends one epoch's results."""
+    def record(self, train_loss: float, val_loss: float, val_acc: float, images: int,
+               batch_loss=()):
+        """Appends one epoch's results (``batch_loss``: mean loss of each batch)."""
         self.train_loss.append(train_loss)
+        self.batch_loss.extend(float(v) for v in batch_loss)
         self.val_loss.append(val_loss)
         self.val_acc.append(val_acc)
         self.train_images += images

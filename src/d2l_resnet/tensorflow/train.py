@@ -80,12 +80,15 @@ class Trainer:
         with tf.device(self.device):
             for epoch in range(self.max_epochs):
                 bar.set_description(f"{i18n.t('epoch')} {epoch + 1}/{self.max_epochs}")
-                loss_sum, count = tf.zeros(()), 0
+                loss_sums, sizes = [], []
                 for X, y in data.train_dataloader():
-                    loss_sum += train_step(X, y)  # stays a tensor: no sync per batch
-                    count += int(y.shape[0])
+                    loss_sums.append(train_step(X, y))  # stays a tensor: no sync per batch
+                    sizes.append(int(y.shape[0]))
                     bar.update()
-                history.record(float(loss_sum) / count, *_evaluate(eval_step, data), count)
+                loss_sums = tf.stack(loss_sums).numpy()
+                count = sum(sizes)
+                history.record(float(loss_sums.sum()) / count, *_evaluate(eval_step, data),
+                               count, loss_sums / sizes)
                 bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}",
                                 val_acc=f"{history.val_acc[-1]:.3f}")
                 if board is not None:

@@ -2,6 +2,15 @@
 
 from .blocks import Residual, ResNeXtBlock
 from .data import FashionMNIST
+from .family import (
+    BasicBlock,
+    Bottleneck,
+    FamilyResNet,
+    PreActBlock,
+    PreActBottleneck,
+    build_resnet,
+    gradient_norms,
+)
 from .models import RESNET18_ARCH, ResNet, ResNet18
 from .train import Trainer
 from .utils import (
@@ -15,6 +24,8 @@ from .utils import (
 )
 
 __all__ = [
+    "BasicBlock", "Bottleneck", "FamilyResNet", "PreActBlock", "PreActBottleneck",
+    "build_resnet", "gradient_norms",
     "RESNET18_ARCH", "FashionMNIST", "ResNeXtBlock", "ResNet", "ResNet18", "Residual",
     "Trainer", "block_cost", "count_params", "gpu_available", "layer_summary",
     "seed_everything", "training_config", "try_gpu",

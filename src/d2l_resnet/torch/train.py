@@ -63,8 +63,7 @@ class Trainer:
         for epoch in range(self.max_epochs):
             bar.set_description(f"{i18n.t('epoch')} {epoch + 1}/{self.max_epochs}")
             model.train()
-            loss_sum = torch.zeros((), device=self.device)
-            count = 0
+            losses, sizes = [], []
             for X, y in data.train_dataloader(self.device):
                 X = X.contiguous(memory_format=self.memory_format)
                 with self._autocast():
@@ -73,10 +72,14 @@ class Trainer:
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
-                loss_sum += loss.detach() * len(y)  # no .item(): no sync per batch
-                count += len(y)
+                losses.append(loss.detach())  # no .item(): no sync per batch
+                sizes.append(len(y))
                 bar.update()
-            history.record(loss_sum.item() / count, *self.evaluate(model, data), count)
+            batch_loss = torch.stack(losses).float().cpu()
+            count = sum(sizes)
+            train_loss = float((batch_loss * torch.tensor(sizes)).sum()) / count
+            history.record(train_loss, *self.evaluate(model, data), count,
+                           batch_loss.tolist())
             bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}",
                             val_acc=f"{history.val_acc[-1]:.3f}")
             if board is not None:

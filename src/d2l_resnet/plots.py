@@ -1,0 +1,83 @@
+"""Plots of the experiments: training-loss curves and per-layer gradient norms.
+
+Each function returns a ``Plot``, which a notebook shows as a PNG image; axis labels
+follow ``d2l_resnet.set_language``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+
+from . import i18n
+
+
+class Plot:
+    """A matplotlib figure that a notebook displays as a PNG image."""
+
+    def __init__(self, figure):
+        self.figure = figure
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=110)
+        return buffer.getvalue()
+
+    def to_base64(self) -> str:
+        """The PNG image, base64-encoded."""
+        return base64.b64encode(self._repr_png_()).decode()
+
+
+def _style(label: str) -> dict:
+    """Plain networks dashed, networks with shortcuts solid."""
+    return {"linestyle": "--" if label.lower().startswith("plain") else "-"}
+
+
+def smooth(values, window: int) -> np.ndarray:
+    """Moving average of ``values`` over ``window`` points (shorter at the start)."""
+    values = np.asarray(values, dtype=float)
+    if window < 1:
+        raise ValueError(f"window must be a positive int, got {window!r}")
+    sums = np.cumsum(np.insert(values, 0, 0.0))
+    counts = np.minimum(np.arange(1, len(values) + 1), window)
+    return (sums[1:] - sums[np.arange(1, len(values) + 1) - counts]) / counts
+
+
+def loss_curves(curves: dict[str, list[float]], batches_per_epoch: int,
+                window: int = 16) -> Plot:
+    """Training loss of every batch, smoothed over ``window`` batches, per network.
+
+    Args:
+        curves: Network name -> loss of each training batch (``History.batch_loss``).
+        batches_per_epoch: Batches in one epoch, to label the x-axis in epochs.
+        window: Width of the moving average.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    for label, losses in curves.items():
+        x = np.arange(1, len(losses) + 1) / batches_per_epoch
+        ax.plot(x, smooth(losses, window), label=label, **_style(label))
+    ax.set_xlabel(i18n.t("epoch"))
+    ax.set_ylabel(i18n.t("train_loss"))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return Plot(fig)
+
+
+def gradient_norm_plot(norms: dict[str, list[float]]) -> Plot:
+    """Gradient norm of each convolution, from the input to the output, log scale."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    for label, values in norms.items():
+        ax.semilogy(np.arange(1, len(values) + 1), values, label=label, **_style(label))
+    ax.set_xlabel(i18n.t("conv_layer"))
+    ax.set_ylabel(i18n.t("grad_norm"))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return Plot(fig)

@@ -1,0 +1,194 @@
+"""The ResNet family for PyTorch: paper-faithful blocks and one builder for every variant.
+
+The conventions are the papers': no bias in a convolution followed by batch
+normalization, batch normalization on projection shortcuts, a shortcut projection
+only where the shape changes. ``d2l_resnet.variants`` holds the variants as data.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..variants import Variant, variant
+
+
+def conv_bn(in_channels, out_channels, kernel_size, stride=1, groups=1):
+    """A bias-free convolution that keeps the size at stride 1, then batch norm."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
+                  padding=kernel_size // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(out_channels))
+
+
+def projection(in_channels, out_channels, stride, with_bn=True):
+    """The shortcut: identity if the shape is kept, else a 1x1 convolution."""
+    if in_channels == out_channels and stride == 1:
+        return nn.Identity()
+    if with_bn:
+        return conv_bn(in_channels, out_channels, 1, stride)
+    return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions (He et al., 2016a, Fig. 5 left); shortcut optional."""
+
+    def __init__(self, in_channels, out_channels, stride=1, shortcut=True):
+        super().__init__()
+        self.branch = nn.Sequential(
+            conv_bn(in_channels, out_channels, 3, stride), nn.ReLU(),
+            conv_bn(out_channels, out_channels, 3))
+        self.shortcut = projection(in_channels, out_channels, stride) if shortcut else None
+
+    def forward(self, X):
+        Y = self.branch(X)
+        if self.shortcut is not None:
+            Y = Y + self.shortcut(X)
+        return F.relu(Y)
+
+
+class Bottleneck(nn.Module):
+    """1x1 reduce, 3x3 (grouped for ResNeXt), 1x1 expand (He et al., 2016a, Fig. 5
+    right; Xie et al., 2017, Fig. 3c). ``stride_on`` picks the convolution that
+    downsamples: the paper's ResNets use the first 1x1, ResNeXt the 3x3."""
+
+    def __init__(self, in_channels, out_channels, bot_channels, stride=1, groups=1,
+                 stride_on="1x1", shortcut=True):
+        super().__init__()
+        s1, s3 = (stride, 1) if stride_on == "1x1" else (1, stride)
+        self.branch = nn.Sequential(
+            conv_bn(in_channels, bot_channels, 1, s1), nn.ReLU(),
+            conv_bn(bot_channels, bot_channels, 3, s3, groups), nn.ReLU(),
+            conv_bn(bot_channels, out_channels, 1))
+        self.shortcut = projection(in_channels, out_channels, stride) if shortcut else None
+
+    def forward(self, X):
+        Y = self.branch(X)
+        if self.shortcut is not None:
+            Y = Y + self.shortcut(X)
+        return F.relu(Y)
+
+
+class PreActBlock(nn.Module):
+    """Pre-activation basic block (He et al., 2016b, Fig. 1b): BN, ReLU, conv, twice.
+
+    Nothing follows the addition, so the shortcuts form a clean path from the
+    input to the output. A projection shortcut reads the pre-activated input.
+    """
+
+    def __init__(self, in_channels, out_channels, stride=1, shortcut=True):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_channels)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.shortcut = (projection(in_channels, out_channels, stride, with_bn=False)
+                         if shortcut else None)
+
+    def forward(self, X):
+        A = F.relu(self.bn1(X))
+        Y = self.conv1(A)
+        Y = self.conv2(F.relu(self.bn2(Y)))
+        if self.shortcut is None:
+            return Y
+        # The identity adds X itself; a projection reads the pre-activated A.
+        return Y + (X if isinstance(self.shortcut, nn.Identity) else self.shortcut(A))
+
+
+class PreActBottleneck(nn.Module):
+    """Pre-activation bottleneck (He et al., 2016b): (BN, ReLU, conv) x 3."""
+
+    def __init__(self, in_channels, out_channels, bot_channels, stride=1, groups=1,
+                 stride_on="1x1", shortcut=True):
+        super().__init__()
+        s1, s3 = (stride, 1) if stride_on == "1x1" else (1, stride)
+        self.bn1 = nn.BatchNorm2d(in_channels)
+        self.conv1 = nn.Conv2d(in_channels, bot_channels, 1, s1, bias=False)
+        self.bn2 = nn.BatchNorm2d(bot_channels)
+        self.conv2 = nn.Conv2d(bot_channels, bot_channels, 3, s3, 1, groups=groups,
+                               bias=False)
+        self.bn3 = nn.BatchNorm2d(bot_channels)
+        self.conv3 = nn.Conv2d(bot_channels, out_channels, 1, bias=False)
+        self.shortcut = (projection(in_channels, out_channels, stride, with_bn=False)
+                         if shortcut else None)
+
+    def forward(self, X):
+        A = F.relu(self.bn1(X))
+        Y = self.conv1(A)
+        Y = self.conv2(F.relu(self.bn2(Y)))
+        Y = self.conv3(F.relu(self.bn3(Y)))
+        if self.shortcut is None:
+            return Y
+        return Y + (X if isinstance(self.shortcut, nn.Identity) else self.shortcut(A))
+
+
+class FamilyResNet(nn.Module):
+    """A network of the ResNet family; ``build_resnet`` makes one from a variant."""
+
+    def __init__(self, net: nn.Sequential, spec: Variant, lr: float):
+        super().__init__()
+        self.net, self.spec, self.lr = net, spec, lr
+
+    def forward(self, X):
+        if X.dim() != 4:
+            raise ValueError(
+                f"expected a 4-D batch of images (batch, channels, height, width), "
+                f"got shape {tuple(X.shape)}; add a batch axis with X.unsqueeze(0)")
+        expected = self.net.stem[0].in_channels
+        if X.shape[1] != expected:
+            hint = (": the input looks channels-last (NHWC), use X.permute(0, 3, 1, 2)"
+                    if X.shape[-1] == expected else "")
+            raise ValueError(
+                f"{self.spec.name} was built for {expected} input channels, got input of "
+                f"shape {tuple(X.shape)} (NCHW){hint}")
+        return self.net(X)
+
+
+def build_resnet(spec, num_classes=1000, in_channels=3, lr=0.1) -> FamilyResNet:
+    """Builds the network described by ``spec`` (a ``Variant`` or its name).
+
+    Example: ``build_resnet("ResNet-50")`` is the paper's ImageNet ResNet-50;
+    ``build_resnet(cifar_variant(56, shortcuts=False), 10, 1)`` a 56-layer plain net.
+    """
+    spec = variant(spec) if isinstance(spec, str) else spec
+    if not isinstance(spec, Variant):
+        raise TypeError(f"spec must be a Variant or a variant name, got {spec!r}")
+    c = spec.stem_channels
+    if spec.stem == "imagenet":
+        stem = nn.Sequential(
+            nn.Conv2d(in_channels, c, 7, stride=2, padding=3, bias=False),
+            nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(3, stride=2, padding=1))
+    else:
+        stem = nn.Sequential(nn.Conv2d(in_channels, c, 3, padding=1, bias=False),
+                             nn.BatchNorm2d(c), nn.ReLU())
+    net = nn.Sequential()
+    net.add_module("stem", stem)
+    for s, strides in enumerate(spec.strides()):
+        blocks = []
+        for stride in strides:
+            out = spec.widths[s]
+            if spec.block == "basic":
+                kind = PreActBlock if spec.preact else BasicBlock
+                blocks.append(kind(c, out, stride, spec.shortcuts))
+            else:
+                kind = PreActBottleneck if spec.preact else Bottleneck
+                blocks.append(kind(c, out, spec.bottleneck_widths[s], stride,
+                                   spec.groups, spec.stride_on, spec.shortcuts))
+            c = out
+        net.add_module(f"stage{s + 1}", nn.Sequential(*blocks))
+    head = [nn.BatchNorm2d(c), nn.ReLU()] if spec.preact else []
+    net.add_module("head", nn.Sequential(
+        *head, nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(c, num_classes)))
+    return FamilyResNet(net, spec, lr)
+
+
+def gradient_norms(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """L2 norm of the loss gradient for each convolution's weight, input to output
+    (shortcut projections left out), after one forward and backward pass in
+    training mode."""
+    model.train()
+    model.zero_grad(set_to_none=True)
+    F.cross_entropy(model(X), y).backward()
+    return [m.weight.grad.norm().item() for name, m in model.named_modules()
+            if isinstance(m, nn.Conv2d) and "shortcut" not in name]

@@ -1,0 +1,159 @@
+"""The ResNet family as data: one ``Variant`` per network, built by one builder.
+
+A variant lists what distinguishes the networks of He et al. (2016a, Table 1), their
+pre-activation versions (He et al., 2016b), ResNeXt (Xie et al., 2017) and the
+CIFAR-style plain and residual networks of the degradation experiment (He et al.,
+2016a, Section 4.2): the block type, the number of blocks and the width of each stage,
+the width of the bottleneck and its number of groups. ``build_resnet`` in
+``d2l_resnet.torch`` and ``d2l_resnet.tensorflow`` turns a variant into a model; this
+module imports neither framework.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+BLOCKS = ("basic", "bottleneck")
+STEMS = ("imagenet", "cifar")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One network of the ResNet family.
+
+    Attributes:
+        name: Display name, e.g. ``"ResNet-50"``.
+        block: ``"basic"`` (two 3x3 convolutions) or ``"bottleneck"`` (1x1, 3x3, 1x1).
+        depths: Number of blocks in each stage.
+        widths: Output channels of each stage.
+        bottleneck_widths: Channels inside the bottleneck of each stage (bottleneck
+            blocks only).
+        groups: Groups of the bottleneck's 3x3 convolution (ResNeXt's cardinality).
+        stride_on: Where the first bottleneck block of a stage halves the resolution:
+            ``"1x1"`` (the first 1x1 convolution, as in the ResNet paper's models) or
+            ``"3x3"`` (as in ResNeXt and torchvision). Same parameters, different FLOPs.
+        preact: Pre-activation blocks (batch norm, ReLU, convolution) of He et al.
+            (2016b), with a final batch norm and ReLU before pooling.
+        shortcuts: ``False`` removes every shortcut: the paper's *plain* network.
+        stem: ``"imagenet"`` (7x7 convolution with stride 2, 3x3 max-pooling with
+            stride 2) or ``"cifar"`` (one 3x3 convolution, no pooling).
+        stem_channels: Output channels of the stem.
+        paper_gflops: Multiply-adds (x10^9) at 224x224 reported by the paper, if any.
+        paper_params: Parameters (x10^6) reported by the paper, if any.
+    """
+
+    name: str
+    block: str
+    depths: tuple[int, ...]
+    widths: tuple[int, ...]
+    bottleneck_widths: tuple[int, ...] = ()
+    groups: int = 1
+    stride_on: str = "1x1"
+    preact: bool = False
+    shortcuts: bool = True
+    stem: str = "imagenet"
+    stem_channels: int = 64
+    paper_gflops: float | None = None
+    paper_params: float | None = None
+
+    def __post_init__(self):
+        def positive_ints(values):
+            return isinstance(values, tuple) and len(values) > 0 and all(
+                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)
+
+        if self.block not in BLOCKS:
+            raise ValueError(f"block must be one of {BLOCKS}, got {self.block!r}")
+        if self.stem not in STEMS:
+            raise ValueError(f"stem must be one of {STEMS}, got {self.stem!r}")
+        if self.stride_on not in ("1x1", "3x3"):
+            raise ValueError(f"stride_on must be '1x1' or '3x3', got {self.stride_on!r}")
+        if not positive_ints(self.depths) or not positive_ints(self.widths):
+            raise ValueError(
+                f"depths and widths must be non-empty tuples of positive ints, got "
+                f"depths={self.depths!r}, widths={self.widths!r}")
+        if len(self.depths) != len(self.widths):
+            raise ValueError(
+                f"one width per stage: {len(self.depths)} depths but "
+                f"{len(self.widths)} widths")
+        if self.block == "bottleneck":
+            if not positive_ints(self.bottleneck_widths) or len(
+                    self.bottleneck_widths) != len(self.depths):
+                raise ValueError(
+                    f"a bottleneck variant needs one bottleneck width per stage "
+                    f"({len(self.depths)}), got bottleneck_widths="
+                    f"{self.bottleneck_widths!r}")
+            bad = [b for b in self.bottleneck_widths if b % self.groups]
+            if bad:
+                raise ValueError(
+                    f"groups={self.groups} must divide every bottleneck width; it does "
+                    f"not divide {bad}: change groups or bottleneck_widths")
+        elif self.bottleneck_widths or self.groups != 1:
+            raise ValueError(
+                "bottleneck_widths and groups apply to bottleneck blocks only; "
+                "use block='bottleneck' or leave them out")
+
+    @property
+    def num_layers(self) -> int:
+        """Weighted layers on the longest path: stem, block convolutions, classifier."""
+        per_block = 2 if self.block == "basic" else 3
+        return 1 + per_block * sum(self.depths) + 1
+
+    def strides(self) -> list[list[int]]:
+        """Stride of every block, stage by stage: the first block of every stage but
+        the first halves height and width (stride 2); all other blocks keep them."""
+        return [[2 if (i == 0 and s > 0) else 1 for i in range(d)]
+                for s, d in enumerate(self.depths)]
+
+    def replace(self, **changes) -> Variant:
+        """A copy with some fields changed, e.g. ``v.replace(preact=True)``."""
+        return dataclasses.replace(self, **changes)
+
+
+_BASIC = dict(block="basic", widths=(64, 128, 256, 512))
+_BOTTLENECK = dict(block="bottleneck", widths=(256, 512, 1024, 2048),
+                   bottleneck_widths=(64, 128, 256, 512))
+
+# He et al. (2016a), Table 1: multiply-adds at 224x224. Parameters: Xie et al. (2017),
+# Table 3 (ResNet-50 and ResNeXt-50); the ResNet paper's Table 1 gives none.
+VARIANTS = {
+    v.name: v for v in (
+        Variant("ResNet-18", depths=(2, 2, 2, 2), paper_gflops=1.8, **_BASIC),
+        Variant("ResNet-34", depths=(3, 4, 6, 3), paper_gflops=3.6, **_BASIC),
+        Variant("ResNet-50", depths=(3, 4, 6, 3), paper_gflops=3.8,
+                paper_params=25.5, **_BOTTLENECK),
+        Variant("ResNet-101", depths=(3, 4, 23, 3), paper_gflops=7.6, **_BOTTLENECK),
+        Variant("ResNet-152", depths=(3, 8, 36, 3), paper_gflops=11.3, **_BOTTLENECK),
+        Variant("ResNeXt-50 (32x4d)", block="bottleneck", depths=(3, 4, 6, 3),
+                widths=(256, 512, 1024, 2048), bottleneck_widths=(128, 256, 512, 1024),
+                groups=32, stride_on="3x3", paper_gflops=4.2, paper_params=25.0),
+    )
+}
+
+
+def variant(name: str) -> Variant:
+    """The variant called ``name`` (case and punctuation are ignored: "resnet50")."""
+    def key(s):
+        return "".join(ch for ch in s.lower() if ch.isalnum())
+
+    for v in VARIANTS.values():
+        if key(v.name) == key(name) or key(v.name).startswith(key(name) + "32x4d"):
+            return v
+    raise ValueError(f"unknown variant {name!r}; choose one of {list(VARIANTS)}")
+
+
+def cifar_variant(num_layers: int, shortcuts: bool = True, preact: bool = False) -> Variant:
+    """The CIFAR-10 networks of He et al. (2016a, Section 4.2): 6n+2 layers.
+
+    Three stages of n basic blocks with 16, 32 and 64 channels after a 3x3
+    convolution with 16 channels; ``shortcuts=False`` gives the plain network.
+    """
+    if not isinstance(num_layers, int) or num_layers < 8 or (num_layers - 2) % 6:
+        raise ValueError(
+            f"a CIFAR-style network has 6n+2 layers (8, 14, 20, 32, 44, 56, 110, ...), "
+            f"got {num_layers!r}")
+    n = (num_layers - 2) // 6
+    kind = "ResNet" if shortcuts else "Plain"
+    return Variant(f"{'PreAct' if preact else ''}{kind}-{num_layers}", block="basic",
+                   depths=(n, n, n), widths=(16, 32, 64), stem="cifar",
+                   stem_channels=16, shortcuts=shortcuts, preact=preact)

@@ -1,0 +1,235 @@
+"""The ResNet family built from data: paper counts, cross-framework parity, errors.
+
+Reference numbers:
+- FLOPs: He et al. (2016a), Table 1, and Xie et al. (2017), Table 3, count
+  multiply-adds at 224x224, given to two significant figures. We count with
+  ``torch.utils.flop_counter`` (PyTorch) and by walking the traced graph
+  (TensorFlow), both of which count a multiply-add as 2 FLOPs, and halve.
+  Tolerance: 2% (the paper's 3.6 for ResNet-34 is 1.8% below the exact 3.66).
+- Parameters: the papers give ResNet-50 (25.5M) and ResNeXt-50 (25.0M) only
+  (Xie et al., Table 3); tolerance 0.5%.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from d2l_resnet import plots
+from d2l_resnet import torch as d2l_torch
+from d2l_resnet.variants import VARIANTS, Variant, cifar_variant, variant
+
+tf = pytest.importorskip("tensorflow")
+from d2l_resnet import tensorflow as d2l_tf
+from test_parity import copy_weights, randomize_bn
+
+PAPER_DEPTH = {"ResNet-18": 18, "ResNet-34": 34, "ResNet-50": 50, "ResNet-101": 101,
+               "ResNet-152": 152, "ResNeXt-50 (32x4d)": 50}
+
+
+@pytest.fixture(scope="module")
+def torch_costs():
+    costs = {}
+    for name, spec in VARIANTS.items():
+        costs[name] = d2l_torch.block_cost(d2l_torch.build_resnet(spec), (1, 3, 224, 224))
+    return costs
+
+
+def test_variants_have_the_papers_depths():
+    assert {name: v.num_layers for name, v in VARIANTS.items()} == PAPER_DEPTH
+    assert cifar_variant(20).num_layers == 20 and cifar_variant(56).num_layers == 56
+    assert variant("resnet50") is VARIANTS["ResNet-50"]
+    assert variant("ResNeXt-50") is VARIANTS["ResNeXt-50 (32x4d)"]
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_torch_flops_match_the_paper(name, torch_costs):
+    gmacs = torch_costs[name]["flops"] / 2e9
+    assert gmacs == pytest.approx(VARIANTS[name].paper_gflops, rel=0.02)
+
+
+@pytest.mark.parametrize("name", [n for n, v in VARIANTS.items() if v.paper_params])
+def test_torch_params_match_the_paper(name, torch_costs):
+    assert torch_costs[name]["params"] / 1e6 == pytest.approx(
+        VARIANTS[name].paper_params, rel=0.005)
+
+
+def test_stride_placement_explains_the_resnext_papers_resnet50():
+    """Moving the stride of ResNet-50 from the 1x1 to the 3x3 convolution gives the
+    4.1 GFLOPs that Xie et al. (2017, Table 3) list for their ResNet-50; same params."""
+    spec = VARIANTS["ResNet-50"].replace(stride_on="3x3")
+    cost = d2l_torch.block_cost(d2l_torch.build_resnet(spec), (1, 3, 224, 224))
+    assert cost["flops"] / 2e9 == pytest.approx(4.1, rel=0.01)
+    original = d2l_torch.block_cost(d2l_torch.build_resnet("ResNet-50"), (1, 3, 224, 224))
+    assert cost["params"] == original["params"] and cost["flops"] > original["flops"]
+
+
+def test_basic_and_bottleneck_parameter_counts_from_first_principles():
+    """ResNet-18 from its layers: stem, blocks, projections (conv+BN), classifier."""
+    def conv(k, i, o):
+        return k * k * i * o
+
+    def bn(c):
+        return 2 * c
+
+    total = conv(7, 3, 64) + bn(64)
+    c_in = 64
+    for c, n in ((64, 2), (128, 2), (256, 2), (512, 2)):
+        for _ in range(n):
+            total += conv(3, c_in, c) + bn(c) + conv(3, c, c) + bn(c)
+            if c_in != c:
+                total += conv(1, c_in, c) + bn(c)
+            c_in = c
+    total += 512 * 1000 + 1000
+    assert d2l_torch.count_params(d2l_torch.build_resnet("ResNet-18"), (1, 3, 64, 64)) == total
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_tensorflow_counts_equal_pytorchs(name, torch_costs):
+    cost = d2l_tf.block_cost(d2l_tf.build_resnet(VARIANTS[name]), (1, 224, 224, 3))
+    assert cost == torch_costs[name]
+
+
+def test_preactivation_changes_only_batch_norm_placement():
+    for name in ("ResNet-18", "ResNet-50"):
+        post = d2l_torch.build_resnet(name)
+        pre = d2l_torch.build_resnet(VARIANTS[name].replace(preact=True))
+        convs = [m.weight.shape for m in post.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert convs == [m.weight.shape for m in pre.modules()
+                         if isinstance(m, torch.nn.Conv2d)]
+        assert isinstance(pre.net.head[0], torch.nn.BatchNorm2d)
+
+
+PARITY = {
+    "basic": (lambda m: m.BasicBlock(8, 8), (2, 8, 10, 10)),
+    "basic-projection": (lambda m: m.BasicBlock(8, 16, stride=2), (2, 8, 10, 10)),
+    "plain": (lambda m: m.BasicBlock(8, 16, stride=2, shortcut=False), (2, 8, 10, 10)),
+    "bottleneck-1x1": (lambda m: m.Bottleneck(16, 32, 8, stride=2), (2, 16, 9, 9)),
+    "bottleneck-grouped-3x3": (lambda m: m.Bottleneck(16, 32, 16, stride=2, groups=4,
+                                                      stride_on="3x3"), (2, 16, 9, 9)),
+    "preact": (lambda m: m.PreActBlock(8, 8), (2, 8, 10, 10)),
+    "preact-projection": (lambda m: m.PreActBlock(8, 16, stride=2), (2, 8, 10, 10)),
+    "preact-bottleneck": (lambda m: m.PreActBottleneck(16, 32, 8, stride=2), (2, 16, 9, 9)),
+    "plain-20": (lambda m: m.build_resnet(cifar_variant(20, shortcuts=False), 10, 1),
+                 (2, 1, 28, 28)),
+    "preact-resnet-20": (lambda m: m.build_resnet(cifar_variant(20, preact=True), 10, 1),
+                         (2, 1, 28, 28)),
+    "resnext-mini": (lambda m: m.build_resnet(Variant(
+        "mini", "bottleneck", depths=(1, 1), widths=(32, 64), bottleneck_widths=(16, 32),
+        groups=4, stride_on="3x3", stem_channels=16), 10, 3), (2, 3, 64, 64)),
+}
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "inference"])
+@pytest.mark.parametrize("name", PARITY)
+def test_family_pytorch_and_tensorflow_agree(name, training):
+    make, shape = PARITY[name]
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(*shape, generator=g)
+    pt = make(d2l_torch)
+    randomize_bn(pt, g)
+    X_tf = tf.constant(X.numpy().transpose(0, 2, 3, 1))
+    tfm = make(d2l_tf)
+    tfm(X_tf, training=False)
+    copy_weights(pt, tfm)
+    pt.train(training)
+    with torch.no_grad():
+        expected = pt(X).numpy()
+    actual = tfm(X_tf, training=training).numpy()
+    if expected.ndim == 4:
+        expected = expected.transpose(0, 2, 3, 1)
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * scale)
+
+
+def test_plain_block_has_no_shortcut_and_identity_block_adds_its_input():
+    block = d2l_torch.BasicBlock(4, 4)
+    torch.nn.init.zeros_(block.branch[2][1].weight)  # last BN scale 0: branch is zero
+    X = torch.randn(2, 4, 5, 5)
+    block.eval()
+    assert torch.allclose(block(X), torch.relu(X))
+    plain = d2l_torch.BasicBlock(4, 4, shortcut=False)
+    torch.nn.init.zeros_(plain.branch[2][1].weight)
+    plain.eval()
+    assert torch.count_nonzero(plain(X)) == 0
+
+
+@pytest.mark.parametrize("fw", ["torch", "tensorflow"])
+def test_gradients_explode_in_the_deep_plain_net_only(fw):
+    """At initialization, the gradient reaching the first convolution of the 56-layer
+    plain net is orders of magnitude larger than at its last; shortcuts tame that."""
+    m = {"torch": d2l_torch, "tensorflow": d2l_tf}[fw]
+    m.seed_everything(0)
+    rng = np.random.default_rng(0)
+    X = rng.random((32, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, 32)
+    if fw == "torch":
+        X, y = torch.from_numpy(X), torch.from_numpy(y)
+    else:
+        X, y = tf.constant(X.transpose(0, 2, 3, 1)), tf.constant(y)
+    ratios = {}
+    for shortcuts in (False, True):
+        norms = m.gradient_norms(m.build_resnet(cifar_variant(56, shortcuts), 10, 1), X, y)
+        assert len(norms) == 55  # stem + 54 block convolutions; shortcuts left out
+        ratios[shortcuts] = norms[0] / norms[-1]
+    assert ratios[False] > 100
+    assert ratios[True] < ratios[False] / 10
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(block="dense"), "block must be one of"),
+    (dict(depths=(2, 2), widths=(64,)), "one width per stage"),
+    (dict(depths=(2, 0), widths=(64, 128)), "positive ints"),
+    (dict(block="bottleneck", bottleneck_widths=(64,)), "one bottleneck width per stage"),
+    (dict(block="bottleneck", bottleneck_widths=(30, 60), groups=4), "must divide"),
+    (dict(groups=2), "bottleneck blocks only"),
+    (dict(stem="tiny"), "stem must be one of"),
+    (dict(stride_on="7x7"), "stride_on"),
+])
+def test_variant_rejects_bad_specs(kwargs, match):
+    spec = dict(name="x", block="basic", depths=(2, 2), widths=(64, 128))
+    with pytest.raises(ValueError, match=match):
+        Variant(**{**spec, **kwargs})
+
+
+def test_bad_names_and_depths():
+    with pytest.raises(ValueError, match="unknown variant"):
+        variant("ResNet-19")
+    with pytest.raises(ValueError, match="6n\\+2"):
+        cifar_variant(21)
+    with pytest.raises(TypeError, match="Variant or a variant name"):
+        d2l_torch.build_resnet(((2, 64),))
+
+
+def test_wrong_input_layout_is_named_with_the_fix():
+    model = d2l_torch.build_resnet(cifar_variant(8), 10, 1)
+    with pytest.raises(ValueError, match="channels-last.*permute"):
+        model(torch.zeros(2, 28, 28, 1))
+    with pytest.raises(ValueError, match="4-D"):
+        model(torch.zeros(1, 28, 28))
+    tf_model = d2l_tf.build_resnet(cifar_variant(8), 10, 1)
+    with pytest.raises(ValueError, match="channels-first.*transpose"):
+        tf_model(tf.zeros((2, 1, 28, 28)))
+
+
+def test_family_model_trains_with_the_books_trainer(tiny_data_dir):
+    d2l_torch.seed_everything(0)
+    data = d2l_torch.FashionMNIST(batch_size=50, root=tiny_data_dir)
+    model = d2l_torch.build_resnet(cifar_variant(8), 10, 1, lr=0.1)
+    history = d2l_torch.Trainer(3, plot=False, progress=False).fit(model, data)
+    assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_smoothing_and_plots_are_localized():
+    assert plots.smooth([1, 3, 5, 7], 2).tolist() == [1, 2, 4, 6]
+    import d2l_resnet
+
+    d2l_resnet.set_language("pt")
+    try:
+        plot = plots.gradient_norm_plot({"Plain-20": [1.0, 0.5], "ResNet-20": [1.0, 0.9]})
+        assert plot.figure.axes[0].get_ylabel() == "norma do gradiente"
+        assert plot._repr_png_().startswith(b"\x89PNG")
+        curves = plots.loss_curves({"Plain-20": [2.0] * 10}, batches_per_epoch=5, window=3)
+        assert curves.figure.axes[0].get_xlabel() == "época"
+        assert curves.figure.axes[0].lines[0].get_linestyle() == "--"
+    finally:
+        d2l_resnet.set_language("en")
