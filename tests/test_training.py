@@ -74,6 +74,7 @@ def test_fit_learns_on_tiny_data(fw, tiny_data_dir):
     assert history.train_loss[-1] < history.train_loss[0]
     assert all(0 <= a <= 1 for a in history.val_acc)
     assert history.train_images == 600 and history.seconds > 0
+    assert len(history.epoch_seconds) == 3 and sum(history.epoch_seconds) <= history.seconds
     # Every batch's loss is kept: 7 batches (6 of 32, 1 of 8) per epoch, and each
     # epoch's loss is their mean weighted by batch size.
     assert len(history.batch_loss) == 3 * 7

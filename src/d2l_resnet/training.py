@@ -17,6 +17,7 @@ class History:
 
     train_loss: list[float] = field(default_factory=list)
     batch_loss: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_acc: list[float] = field(default_factory=list)
     seconds: float = 0.0
@@ -29,9 +30,12 @@ class History:
         return self.train_images / self.seconds if self.seconds else 0.0
 
     def record(self, train_loss: float, val_loss: float, val_acc: float, images: int,
-               batch_loss=()):
-        """Appends one epoch's results (``batch_loss``: mean loss of each batch)."""
+               batch_loss=(), seconds: float | None = None):
+        """Appends one epoch's results (``batch_loss``: mean loss of each batch;
+        ``seconds``: wall time of the epoch, training and evaluation)."""
         self.train_loss.append(train_loss)
+        if seconds is not None:
+            self.epoch_seconds.append(seconds)
         self.batch_loss.extend(float(v) for v in batch_loss)
         self.val_loss.append(val_loss)
         self.val_acc.append(val_acc)

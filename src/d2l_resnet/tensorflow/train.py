@@ -80,6 +80,7 @@ class Trainer:
         with tf.device(self.device):
             for epoch in range(self.max_epochs):
                 bar.set_description(f"{i18n.t('epoch')} {epoch + 1}/{self.max_epochs}")
+                epoch_start = time.perf_counter()
                 loss_sums, sizes = [], []
                 for X, y in data.train_dataloader():
                     loss_sums.append(train_step(X, y))  # stays a tensor: no sync per batch
@@ -87,8 +88,9 @@ class Trainer:
                     bar.update()
                 loss_sums = tf.stack(loss_sums).numpy()
                 count = sum(sizes)
-                history.record(float(loss_sums.sum()) / count, *_evaluate(eval_step, data),
-                               count, loss_sums / sizes)
+                val_loss, val_acc = _evaluate(eval_step, data)
+                history.record(float(loss_sums.sum()) / count, val_loss, val_acc, count,
+                               loss_sums / sizes, seconds=time.perf_counter() - epoch_start)
                 bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}",
                                 val_acc=f"{history.val_acc[-1]:.3f}")
                 if board is not None:

@@ -62,6 +62,7 @@ class Trainer:
         start = time.perf_counter()
         for epoch in range(self.max_epochs):
             bar.set_description(f"{i18n.t('epoch')} {epoch + 1}/{self.max_epochs}")
+            epoch_start = time.perf_counter()
             model.train()
             losses, sizes = [], []
             for X, y in data.train_dataloader(self.device):
@@ -78,8 +79,9 @@ class Trainer:
             batch_loss = torch.stack(losses).float().cpu()
             count = sum(sizes)
             train_loss = float((batch_loss * torch.tensor(sizes)).sum()) / count
-            history.record(train_loss, *self.evaluate(model, data), count,
-                           batch_loss.tolist())
+            val_loss, val_acc = self.evaluate(model, data)
+            history.record(train_loss, val_loss, val_acc, count, batch_loss.tolist(),
+                           seconds=time.perf_counter() - epoch_start)
             bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}",
                             val_acc=f"{history.val_acc[-1]:.3f}")
             if board is not None:
