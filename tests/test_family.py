@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from d2l_resnet import plots
+from d2l_resnet.training import History
 from d2l_resnet import torch as d2l_torch
 from d2l_resnet.variants import VARIANTS, Variant, cifar_variant, variant
 
@@ -228,8 +229,10 @@ def test_smoothing_and_plots_are_localized():
         plot = plots.gradient_norm_plot({"Plain-20": [1.0, 0.5], "ResNet-20": [1.0, 0.9]})
         assert plot.figure.axes[0].get_ylabel() == "norma do gradiente"
         assert plot._repr_png_().startswith(b"\x89PNG")
-        curves = plots.loss_curves({"Plain-20": [2.0] * 10}, batches_per_epoch=5, window=3)
+        history = History(train_loss=[2.0, 2.0], batch_loss=[2.0] * 10)
+        curves = plots.loss_curves({"Plain-20": history}, window=3)
         assert curves.figure.axes[0].get_xlabel() == "época"
-        assert curves.figure.axes[0].lines[0].get_linestyle() == "--"
+        line = curves.figure.axes[0].lines[0]
+        assert line.get_linestyle() == "--" and line.get_xdata()[-1] == 2.0  # epochs
     finally:
         d2l_resnet.set_language("en")

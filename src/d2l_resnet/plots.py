@@ -45,20 +45,20 @@ def smooth(values, window: int) -> np.ndarray:
     return (sums[1:] - sums[np.arange(1, len(values) + 1) - counts]) / counts
 
 
-def loss_curves(curves: dict[str, list[float]], batches_per_epoch: int,
-                window: int = 16) -> Plot:
+def loss_curves(histories: dict, window: int = 16) -> Plot:
     """Training loss of every batch, smoothed over ``window`` batches, per network.
 
     Args:
-        curves: Network name -> loss of each training batch (``History.batch_loss``).
-        batches_per_epoch: Batches in one epoch, to label the x-axis in epochs.
-        window: Width of the moving average.
+        histories: Network name -> the ``History`` that ``Trainer.fit`` returned.
+        window: Width of the moving average, in batches.
     """
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 3.6), layout="constrained")
     ax = fig.add_subplot()
-    for label, losses in curves.items():
+    for label, history in histories.items():
+        losses = history.batch_loss
+        batches_per_epoch = len(losses) / len(history.train_loss)
         x = np.arange(1, len(losses) + 1) / batches_per_epoch
         ax.plot(x, smooth(losses, window), label=label, **_style(label))
     ax.set_xlabel(i18n.t("epoch"))
