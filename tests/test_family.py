@@ -15,13 +15,13 @@ import pytest
 import torch
 
 from d2l_resnet import plots
-from d2l_resnet.training import History
 from d2l_resnet import torch as d2l_torch
+from d2l_resnet.training import History
 from d2l_resnet.variants import VARIANTS, Variant, cifar_variant, variant
 
 tf = pytest.importorskip("tensorflow")
 from d2l_resnet import tensorflow as d2l_tf
-from test_parity import copy_weights, randomize_bn
+from test_parity import assert_same_function
 
 PAPER_DEPTH = {"ResNet-18": 18, "ResNet-34": 34, "ResNet-50": 50, "ResNet-101": 101,
                "ResNet-152": 152, "ResNeXt-50 (32x4d)": 50}
@@ -40,6 +40,20 @@ def test_variants_have_the_papers_depths():
     assert cifar_variant(20).num_layers == 20 and cifar_variant(56).num_layers == 56
     assert variant("resnet50") is VARIANTS["ResNet-50"]
     assert variant("ResNeXt-50") is VARIANTS["ResNeXt-50 (32x4d)"]
+
+
+def test_block_plan_of_resnet50():
+    """Stage 1 keeps the resolution, later stages halve it in their first block;
+    each block reads the previous block's channels."""
+    stages = VARIANTS["ResNet-50"].block_args()
+    assert [len(s) for s in stages] == [3, 4, 6, 3]
+    assert stages[0][0] == dict(in_channels=64, out_channels=256, stride=1, shortcut=True,
+                                bot_channels=64, groups=1, stride_on="1x1")
+    assert stages[0][1]["in_channels"] == 256
+    assert [(s[0]["in_channels"], s[0]["stride"]) for s in stages[1:]] == [
+        (256, 2), (512, 2), (1024, 2)]
+    assert all(b["stride"] == 1 for s in stages for b in s[1:])
+    assert "bot_channels" not in VARIANTS["ResNet-18"].block_args()[0][0]
 
 
 @pytest.mark.parametrize("name", VARIANTS)
@@ -123,23 +137,7 @@ PARITY = {
 @pytest.mark.parametrize("training", [True, False], ids=["train", "inference"])
 @pytest.mark.parametrize("name", PARITY)
 def test_family_pytorch_and_tensorflow_agree(name, training):
-    make, shape = PARITY[name]
-    g = torch.Generator().manual_seed(0)
-    X = torch.rand(*shape, generator=g)
-    pt = make(d2l_torch)
-    randomize_bn(pt, g)
-    X_tf = tf.constant(X.numpy().transpose(0, 2, 3, 1))
-    tfm = make(d2l_tf)
-    tfm(X_tf, training=False)
-    copy_weights(pt, tfm)
-    pt.train(training)
-    with torch.no_grad():
-        expected = pt(X).numpy()
-    actual = tfm(X_tf, training=training).numpy()
-    if expected.ndim == 4:
-        expected = expected.transpose(0, 2, 3, 1)
-    scale = np.abs(expected).max()
-    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * scale)
+    assert_same_function(*PARITY[name], training)
 
 
 def test_plain_block_has_no_shortcut_and_identity_block_adds_its_input():

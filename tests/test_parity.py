@@ -72,10 +72,9 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("training", [True, False], ids=["train", "inference"])
-@pytest.mark.parametrize("name", CASES)
-def test_pytorch_and_tensorflow_agree(name, training):
-    make, shape = CASES[name]
+def assert_same_function(make, shape, training):
+    """Builds the PyTorch and the Keras module with ``make``, copies the weights across,
+    and compares their outputs on the same random batch (NCHW in, NHWC for Keras)."""
     g = torch.Generator().manual_seed(0)
     X = torch.rand(*shape, generator=g)
     pt = make(d2l_torch)
@@ -95,3 +94,9 @@ def test_pytorch_and_tensorflow_agree(name, training):
         expected = expected.transpose(0, 2, 3, 1)
     scale = np.abs(expected).max()
     np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * scale)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "inference"])
+@pytest.mark.parametrize("name", CASES)
+def test_pytorch_and_tensorflow_agree(name, training):
+    assert_same_function(*CASES[name], training)

@@ -99,11 +99,27 @@ class Variant:
         per_block = 2 if self.block == "basic" else 3
         return 1 + per_block * sum(self.depths) + 1
 
-    def strides(self) -> list[list[int]]:
-        """Stride of every block, stage by stage: the first block of every stage but
-        the first halves height and width (stride 2); all other blocks keep them."""
-        return [[2 if (i == 0 and s > 0) else 1 for i in range(d)]
-                for s, d in enumerate(self.depths)]
+    def block_args(self) -> list[list[dict]]:
+        """Constructor arguments of every block, stage by stage.
+
+        The first block of every stage but the first halves height and width
+        (stride 2); every block reads the previous block's channels. The dicts fit
+        the block classes of ``d2l_resnet.torch.family`` and
+        ``d2l_resnet.tensorflow.family`` alike.
+        """
+        stages, channels = [], self.stem_channels
+        for s, depth in enumerate(self.depths):
+            stage = []
+            for i in range(depth):
+                args = dict(in_channels=channels, out_channels=self.widths[s],
+                            stride=2 if (i == 0 and s > 0) else 1, shortcut=self.shortcuts)
+                if self.block == "bottleneck":
+                    args.update(bot_channels=self.bottleneck_widths[s], groups=self.groups,
+                                stride_on=self.stride_on)
+                stage.append(args)
+                channels = self.widths[s]
+            stages.append(stage)
+        return stages
 
     def replace(self, **changes) -> Variant:
         """A copy with some fields changed, e.g. ``v.replace(preact=True)``."""

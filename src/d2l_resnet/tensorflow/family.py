@@ -168,20 +168,13 @@ def build_resnet(spec, num_classes=1000, in_channels=3, lr=0.1) -> FamilyResNet:
             layers.ZeroPadding2D(1), layers.MaxPool2D(3, strides=2)], name="stem")
     else:
         stem = tf.keras.Sequential([conv(c, 3), batch_norm(), layers.ReLU()], name="stem")
+    kind = {("basic", False): BasicBlock, ("basic", True): PreActBlock,
+            ("bottleneck", False): Bottleneck, ("bottleneck", True): PreActBottleneck}
+    block = kind[spec.block, spec.preact]
     net = tf.keras.Sequential([stem], name="net")
-    for s, strides in enumerate(spec.strides()):
-        blocks = []
-        for stride in strides:
-            out = spec.widths[s]
-            if spec.block == "basic":
-                kind = PreActBlock if spec.preact else BasicBlock
-                blocks.append(kind(c, out, stride, spec.shortcuts))
-            else:
-                kind = PreActBottleneck if spec.preact else Bottleneck
-                blocks.append(kind(c, out, spec.bottleneck_widths[s], stride,
-                                   spec.groups, spec.stride_on, spec.shortcuts))
-            c = out
-        net.add(tf.keras.Sequential(blocks, name=f"stage{s + 1}"))
+    for s, stage in enumerate(spec.block_args()):
+        net.add(tf.keras.Sequential([block(**args) for args in stage], name=f"stage{s + 1}"))
+    c = spec.widths[-1]
     head = [batch_norm(), layers.ReLU()] if spec.preact else []
     net.add(tf.keras.Sequential(
         head + [layers.GlobalAveragePooling2D(), layers.Dense(num_classes)], name="head"))

@@ -162,21 +162,14 @@ def build_resnet(spec, num_classes=1000, in_channels=3, lr=0.1) -> FamilyResNet:
     else:
         stem = nn.Sequential(nn.Conv2d(in_channels, c, 3, padding=1, bias=False),
                              nn.BatchNorm2d(c), nn.ReLU())
+    kind = {("basic", False): BasicBlock, ("basic", True): PreActBlock,
+            ("bottleneck", False): Bottleneck, ("bottleneck", True): PreActBottleneck}
+    block = kind[spec.block, spec.preact]
     net = nn.Sequential()
     net.add_module("stem", stem)
-    for s, strides in enumerate(spec.strides()):
-        blocks = []
-        for stride in strides:
-            out = spec.widths[s]
-            if spec.block == "basic":
-                kind = PreActBlock if spec.preact else BasicBlock
-                blocks.append(kind(c, out, stride, spec.shortcuts))
-            else:
-                kind = PreActBottleneck if spec.preact else Bottleneck
-                blocks.append(kind(c, out, spec.bottleneck_widths[s], stride,
-                                   spec.groups, spec.stride_on, spec.shortcuts))
-            c = out
-        net.add_module(f"stage{s + 1}", nn.Sequential(*blocks))
+    for s, stage in enumerate(spec.block_args()):
+        net.add_module(f"stage{s + 1}", nn.Sequential(*(block(**args) for args in stage)))
+    c = spec.widths[-1]
     head = [nn.BatchNorm2d(c), nn.ReLU()] if spec.preact else []
     net.add_module("head", nn.Sequential(
         *head, nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(c, num_classes)))
