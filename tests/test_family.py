@@ -2,7 +2,7 @@
 
 Reference numbers:
 - FLOPs: He et al. (2016a), Table 1, and Xie et al. (2017), Table 3, count
-  multiply-adds at 224x224, given to two significant figures. We count with
+  multiply-adds at 224x224, rounded to one decimal. We count with
   ``torch.utils.flop_counter`` (PyTorch) and by walking the traced graph
   (TensorFlow), both of which count a multiply-add as 2 FLOPs, and halve.
   Tolerance: 2% (the paper's 3.6 for ResNet-34 is 1.8% below the exact 3.66).
