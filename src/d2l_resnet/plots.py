@@ -6,7 +6,6 @@ follow ``d2l_resnet.set_language``.
 
 from __future__ import annotations
 
-import base64
 import io
 
 import numpy as np
@@ -24,10 +23,6 @@ class Plot:
         buffer = io.BytesIO()
         self.figure.savefig(buffer, format="png", dpi=110)
         return buffer.getvalue()
-
-    def to_base64(self) -> str:
-        """The PNG image, base64-encoded."""
-        return base64.b64encode(self._repr_png_()).decode()
 
 
 def _style(label: str) -> dict:
