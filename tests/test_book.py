@@ -16,7 +16,7 @@ import notebooks
 
 PAGES = notebooks.paired_pages()
 LANGS = sorted({p.parent.name for p in PAGES})
-FRAMEWORK_TAGS = {"pytorch", "tensorflow"}
+FRAMEWORK_TAGS = ("pytorch", "tensorflow", "jax")  # the order of the tabs
 
 
 def page_id(p):
@@ -41,20 +41,27 @@ def test_library_code_shown_verbatim(capsys):
 
 
 @pytest.mark.parametrize("page", PAGES, ids=page_id)
-def test_code_cells_come_in_framework_pairs(page):
+def test_code_cells_come_in_framework_runs(page):
+    """Every example is one run of cells, one per framework, always in the same order:
+    _ext/framework_tabs.py turns each run into one set of synchronized tabs."""
     nb = nbformat.read(page.with_suffix(".ipynb"), as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "colab" in code[0].metadata.get("tags", []), "first cell must install the library"
     assert "%pip install" in code[0].source
-    tagged = [set(c.metadata.get("tags", [])) & FRAMEWORK_TAGS for c in code[1:]]
-    assert all(len(t) == 1 for t in tagged), "every other code cell is pytorch or tensorflow"
-    fws = [t.pop() for t in tagged]
-    assert fws == ["pytorch", "tensorflow"] * (len(fws) // 2), "a PyTorch cell, then its twin"
-    cells = nb.cells
-    for i, cell in enumerate(cells):
-        if "pytorch" in cell.metadata.get("tags", []):
-            assert "tensorflow" in cells[i + 1].metadata.get("tags", []), \
-                f"cell {i}: the TensorFlow twin must follow directly"
+    tagged = [set(c.metadata.get("tags", [])) & set(FRAMEWORK_TAGS) for c in code[1:]]
+    assert all(len(t) == 1 for t in tagged), "every other code cell has one framework tag"
+    used = [fw for fw in FRAMEWORK_TAGS if any(fw in t for t in tagged)]
+    assert used[:2] == ["pytorch", "tensorflow"]
+    runs, run = [], []
+    for cell in nb.cells[1:]:
+        fw = set(cell.metadata.get("tags", [])) & set(FRAMEWORK_TAGS)
+        if cell.cell_type == "code" and fw:
+            run.append(fw.pop())
+        elif run:
+            runs.append(run)
+            run = []
+    runs += [run] if run else []
+    assert all(r == used for r in runs), f"each example must come as {used}: {runs}"
 
 
 @pytest.mark.parametrize("page", PAGES, ids=page_id)
@@ -109,20 +116,14 @@ def test_citations_figures_and_labels_resolve(page):
         assert target in pool, f"{{{role}}}`{target}` does not resolve"
 
 
-def test_toc_lists_existing_pages():
+def test_toc_lists_existing_pages_in_every_edition():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for e in entries:
-            files.append(e["file"])
-            walk(e.get("sections", []))
-
-    for part in toc["parts"]:
-        walk(part["chapters"])
-    for f in files:
-        assert any((ROOT / f).with_suffix(s).is_file() for s in (".md", ".ipynb")), f
-    assert {f"book/{p.parent.name}/{p.stem}" for p in PAGES} <= set(files)
+    files = [toc["root"]] + [entry["file"] for entry in toc["chapters"]]
+    for lang in LANGS:
+        for f in files:
+            assert any((ROOT / "book" / lang / f).with_suffix(s).is_file()
+                       for s in (".md", ".ipynb")), f"book/{lang}/{f}"
+        assert {p.stem for p in PAGES if p.parent.name == lang} <= set(files)
 
 
 def test_paired_md_files_are_excluded_from_the_build():
@@ -130,7 +131,30 @@ def test_paired_md_files_are_excluded_from_the_build():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     excluded = set(config["exclude_patterns"])
     for page in PAGES:
-        assert f"book/*/{page.name}" in excluded
+        assert page.name in excluded
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_each_edition_is_its_own_site(lang):
+    """tools/build_book.py merges the shared config with the edition's own."""
+    import build_book
+
+    config = build_book.edition_config(lang)
+    sphinx = config["sphinx"]["config"]
+    assert sphinx["language"] == {"en": "en", "pt": "pt_BR", "fr": "fr"}[lang]
+    assert config["repository"]["path_to_book"] == f"book/{lang}"  # Colab opens this edition
+    assert sphinx["numfig_format"]["figure"].split()[0] == {
+        "en": "Fig.", "pt": "Figura", "fr": "Figure"}[lang]
+    assert config["execute"]["execute_notebooks"] == "off"  # shared settings are kept
+    titles = {build_book.edition_config(code)["title"] for code in LANGS}
+    assert len(titles) == len(LANGS), "each edition has a title in its language"
+
+
+def test_config_merge_is_deep():
+    import build_book
+
+    merged = build_book.merge({"a": {"b": 1, "c": 2}, "d": [1]}, {"a": {"c": 3}, "d": [2]})
+    assert merged == {"a": {"b": 1, "c": 3}, "d": [2]}
 
 
 def test_notebook_kernels_are_plain_python3():

@@ -1,13 +1,17 @@
-"""The built HTML as a reader sees it, in headless Chromium: math typeset offline,
-figures loaded, the framework switch switching and remembered across pages.
+"""The built HTML as a reader sees it, in headless Chromium (pytest-playwright's
+``page`` fixture on Debian's chromium): math typeset offline, figures loaded, the
+framework tabs switching from the mouse and the keyboard and remembered across pages
+and editions, the language switcher, and each edition's own search.
 
-Needs the built book (``jupyter-book build .``) and Debian's chromium. On CI both
-must be there; elsewhere the test is skipped without them.
+Needs the built book (``python tools/build_book.py``) and Debian's chromium. On CI
+both must be there; elsewhere the tests are skipped without them. On a failure,
+pytest-playwright keeps a screenshot and a trace under _build/playwright/.
 """
 
 import functools
 import http.server
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -20,6 +24,8 @@ SHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = (shutil.which("chromium") or shutil.which("chromium-browser")
             or shutil.which("google-chrome"))
 ON_CI = os.environ.get("CI") == "true"
+EDITIONS = ("en", "pt", "fr")
+FRAMEWORKS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow", "jax": "JAX"}
 
 missing = [what for what, ok in (("the built book in _build/html", (HTML / "index.html").exists()),
                                  ("chromium", CHROMIUM)) if not ok]
@@ -27,14 +33,33 @@ if missing and ON_CI:
     raise RuntimeError(f"CI needs {' and '.join(missing)}: run the README's install command")
 pytestmark = pytest.mark.skipif(bool(missing), reason=f"needs {', '.join(missing)}")
 
-PAGES = sorted(p.relative_to(HTML).as_posix() for p in HTML.glob("book/*/*.html"))
+SKIP = ("genindex.html", "search.html")
+PAGES = sorted(p.relative_to(HTML).as_posix() for lang in EDITIONS
+               for p in (HTML / lang).glob("*.html") if p.name not in SKIP)
 CODE_PAGES = [p for p in PAGES if not p.endswith(("index.html", "glossary.html"))]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's chromium, not a browser that playwright downloads; no background
+    traffic (this machine's network is closed)."""
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": [
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 900}}
+
+
+@pytest.fixture(scope="session")
 def server():
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(HTML))
-    handler.log_message = lambda *args: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(HTML))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -42,27 +67,11 @@ def server():
     httpd.shutdown()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run", "--disable-sync"])
-        yield b
-        b.close()
-
-
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    requests = []
-    context.on("request", lambda r: requests.append(r.url))
-    pg = context.new_page()
-    pg.external_requests = requests
-    yield pg
-    context.close()
+def requests(page):
+    seen = []
+    page.on("request", lambda r: seen.append(r.url))
+    return seen
 
 
 def _open(page, server, path):
@@ -71,8 +80,13 @@ def _open(page, server, path):
                            "document.querySelector('mjx-container') !== null", timeout=20000)
 
 
+def _shot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / name))
+
+
 @pytest.mark.parametrize("path", PAGES)
-def test_page_renders_math_and_images_offline(page, server, path):
+def test_page_renders_math_and_images_offline(page, server, requests, path):
     _open(page, server, path)
     raw_tex = page.evaluate("""() => {
         const text = [...document.querySelectorAll('article p, article li, article figcaption')]
@@ -87,61 +101,132 @@ def test_page_renders_math_and_images_offline(page, server, path):
     broken = page.evaluate("() => [...document.images].filter(i => i.complete && "
                            "i.naturalWidth === 0 && !i.src.endsWith('.ico')).map(i => i.src)")
     assert broken == [], f"broken images on {path}: {broken}"
-    outside = [u for u in page.external_requests if not u.startswith(server)
-               and not u.startswith("data:")]
+    outside = [u for u in requests if not u.startswith(server) and not u.startswith("data:")]
     assert outside == [], f"{path} requested the network: {outside[:3]}"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / (path.replace("/", "_") + ".png")), full_page=False)
+    _shot(page, path.replace("/", "_") + ".png")
 
 
-def _visible(page, tag):
-    return page.evaluate(f"() => [...document.querySelectorAll('.cell.tag_{tag}')]"
-                         ".filter(e => e.offsetParent !== null).length")
+def _shown(page):
+    """Framework of the visible code cells of each tab set on the page."""
+    return page.evaluate("""() => [...document.querySelectorAll('.framework-tabs')].map(set =>
+        [...set.querySelectorAll(':scope > .sd-tab-content')]
+            .filter(c => c.offsetParent !== null)
+            .map(c => c.previousElementSibling.dataset.syncId))""")
+
+
+def _frameworks(page):
+    return page.evaluate("() => [...new Set([...document.querySelectorAll("
+                         "'.framework-tabs > label')].map(l => l.dataset.syncId))]")
 
 
 @pytest.mark.parametrize("path", CODE_PAGES)
-def test_framework_switch_switches_the_whole_page(page, server, path):
+def test_framework_tabs_switch_the_whole_page(page, server, path):
     _open(page, server, path)
-    bars = page.locator(".fw-tabs")
-    assert bars.count() >= 1, "no framework tab bar"
-    n_pt, n_tf = (page.locator(f".cell.tag_{t}").count() for t in ("pytorch", "tensorflow"))
-    assert n_pt == n_tf > 0
-    assert (_visible(page, "pytorch"), _visible(page, "tensorflow")) == (n_pt, 0)
-    bars.last.get_by_role("tab", name="TensorFlow").click()
-    assert (_visible(page, "pytorch"), _visible(page, "tensorflow")) == (0, n_tf)
-    assert bars.first.get_by_role("tab", name="TensorFlow").get_attribute(
-        "aria-selected") == "true"
+    fws = _frameworks(page)
+    assert fws[:2] == ["pytorch", "tensorflow"] and set(fws) <= set(FRAMEWORKS)
+    shown = _shown(page)
+    assert shown and all(s == ["pytorch"] for s in shown), "PyTorch is the default"
+    for fw in reversed(fws):
+        page.locator(".framework-tabs > label", has_text=FRAMEWORKS[fw]).last.click()
+        assert all(s == [fw] for s in _shown(page)), f"{fw}: not every tab set followed"
 
 
-def test_framework_choice_is_remembered_across_pages(page, server):
-    first, second = CODE_PAGES[0], CODE_PAGES[1]
-    _open(page, server, first)
-    page.locator(".fw-tabs").first.get_by_role("tab", name="TensorFlow").click()
-    _open(page, server, second)
-    assert _visible(page, "pytorch") == 0 and _visible(page, "tensorflow") > 0
-    page.screenshot(path=str(SHOTS / "tensorflow-remembered.png"))
+def test_framework_tabs_work_from_the_keyboard(page, server):
+    _open(page, server, "en/residual-blocks.html")
+    first = page.locator(".framework-tabs > input").first
+    first.focus()  # Tab lands on the checked radio of a tab set
+    assert page.evaluate("() => document.activeElement.nextElementSibling.dataset.syncId") \
+        == "pytorch"
+    page.keyboard.press("ArrowRight")
+    assert all(s == ["tensorflow"] for s in _shown(page))
+    page.keyboard.press("ArrowLeft")
+    assert all(s == ["pytorch"] for s in _shown(page))
+    # Tab from the page's top reaches a framework tab without the mouse
+    page.goto(f"{server}/en/residual-blocks.html", wait_until="networkidle")
+    for _ in range(200):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.matches('.framework-tabs > input')"):
+            break
+    else:
+        pytest.fail("no framework tab reachable with the Tab key")
+    page.keyboard.press("ArrowRight")
+    assert all(s == ["tensorflow"] for s in _shown(page))
+    _shot(page, "keyboard-tensorflow.png")
+
+
+def test_framework_choice_persists_across_pages_and_editions(page, server):
+    _open(page, server, "en/residual-blocks.html")
+    page.locator(".framework-tabs > label", has_text="TensorFlow").first.click()
+    for path in ("en/resnext.html", "fr/training.html", "pt/resnet-model.html"):
+        _open(page, server, path)
+        assert all(s == ["tensorflow"] for s in _shown(page)), path
+    _shot(page, "tensorflow-remembered.png")
+    _open(page, server, "fr/resnext.html?framework=pytorch")  # a link may preselect
+    assert all(s == ["pytorch"] for s in _shown(page))
+
+
+def test_choice_stored_by_the_old_tab_script_is_kept(page, server):
+    """Readers' choice made before the move to sphinx-design (same localStorage key)."""
+    _open(page, server, "en/index.html")
+    page.evaluate("() => localStorage.setItem('d2l-resnet-framework', 'tensorflow')")
+    _open(page, server, "pt/training.html")
+    assert all(s == ["tensorflow"] for s in _shown(page))
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_language_switcher_and_localized_labels(page, server, path):
-    lang, name = path.split("/")[1], path.split("/")[2]
+def test_language_switcher_leads_to_the_same_page(page, server, path):
+    lang, name = path.split("/")
     _open(page, server, path)
     switch = page.locator("nav.lang-switch")
     assert switch.count() == 1
     targets = sorted(switch.locator("a").evaluate_all("as => as.map(a => a.href)"))
-    assert targets == sorted(f"{server}/book/{other}/{name}" for other in ("en", "pt", "fr")
-                             if other != lang)
-    words = {"en": "Fig.", "pt": "Figura", "fr": "Figure"}
-    captions = page.locator(".caption-number").all_inner_texts()
-    assert all(c.startswith(words[lang]) for c in captions), captions
-    if lang != "en":
-        assert not any(c.startswith("Fig.") for c in captions)
+    assert targets == sorted(f"{server}/{other}/{name}" for other in EDITIONS if other != lang)
 
 
-def test_language_switcher_leads_to_the_same_page(page, server):
-    _open(page, server, "book/en/resnext.html")
+def test_switching_to_french_keeps_the_page(page, server):
+    _open(page, server, "en/resnext.html")
     page.locator("nav.lang-switch a", has_text="Français").click()
     page.wait_for_load_state("networkidle")
-    assert page.url.endswith("/book/fr/resnext.html")
+    assert page.url.endswith("/fr/resnext.html")
+    assert page.evaluate("() => document.documentElement.lang") == "fr"
     assert page.locator("h1").first.inner_text().strip().startswith("ResNeXt")
-    page.screenshot(path=str(SHOTS / "switched-to-french.png"))
+    _shot(page, "switched-to-french.png")
+
+
+@pytest.mark.parametrize(("lang", "query", "stem"), [
+    ("fr", "résiduels", "résiduel"), ("pt", "residuais", "residual")])
+def test_search_finds_other_inflections_in_the_edition_only(page, server, lang, query, stem):
+    """The edition's search index uses its language's stemmer: a plural finds pages
+    that only have the singular, and only pages of that edition come back."""
+    page.goto(f"{server}/{lang}/search.html?q={query}", wait_until="networkidle")
+    page.wait_for_function("() => document.querySelectorAll('#search-results li').length > 0",
+                           timeout=20000)
+    hits = page.locator("#search-results li a").evaluate_all(
+        "as => [...new Set(as.map(a => a.href.split('#')[0].split('?')[0]))]")
+    assert hits and all(h.startswith(f"{server}/{lang}/") for h in hits), hits
+    sources = [(ROOT / "book" / lang / Path(h).name).with_suffix(".md").read_text().lower()
+               for h in hits]
+    only_other_form = [s for s in sources if query not in s and stem in s]
+    assert only_other_form, f"every hit contains {query!r} itself: stemming not shown"
+    _shot(page, f"search-{lang}.png")
+
+
+def test_landing_page_offers_the_editions(page, server):
+    page.goto(f"{server}/index.html", wait_until="networkidle")
+    links = page.locator("a.edition").evaluate_all("as => as.map(a => a.getAttribute('href'))")
+    assert sorted(links) == [f"{lang}/index.html" for lang in sorted(EDITIONS)]
+    for href in links:
+        assert (HTML / href).is_file()
+
+
+def test_landing_page_suggests_the_browsers_language(browser, server):
+    context = browser.new_context(locale="fr-FR")
+    try:
+        pg = context.new_page()
+        pg.goto(f"{server}/index.html", wait_until="networkidle")
+        assert pg.evaluate("() => document.activeElement.dataset.lang") == "fr"
+        pg.keyboard.press("Enter")
+        pg.wait_for_load_state("networkidle")
+        assert re.search(r"/fr/index\.html$", pg.url)
+    finally:
+        context.close()
