@@ -225,8 +225,8 @@ def test_landing_page_suggests_the_browsers_language(browser, server):
         pg = context.new_page()
         pg.goto(f"{server}/index.html", wait_until="networkidle")
         assert pg.evaluate("() => document.activeElement.dataset.lang") == "fr"
-        pg.keyboard.press("Enter")
-        pg.wait_for_load_state("networkidle")
+        with pg.expect_navigation():
+            pg.keyboard.press("Enter")
         assert re.search(r"/fr/index\.html$", pg.url)
     finally:
         context.close()
