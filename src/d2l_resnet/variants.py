@@ -131,7 +131,7 @@ _BOTTLENECK = dict(block="bottleneck", widths=(256, 512, 1024, 2048),
                    bottleneck_widths=(64, 128, 256, 512))
 
 # He et al. (2016a), Table 1: multiply-adds at 224x224. Parameters: Xie et al. (2017),
-# Table 3 (ResNet-50 and ResNeXt-50); the ResNet paper's Table 1 gives none.
+# Table 1 (ResNet-50 and ResNeXt-50); the ResNet paper's Table 1 gives none.
 VARIANTS = {
     v.name: v for v in (
         Variant("ResNet-18", depths=(2, 2, 2, 2), paper_gflops=1.8, **_BASIC),
