@@ -1,13 +1,13 @@
 """The ResNet family built from data: paper counts, cross-framework parity, errors.
 
 Reference numbers:
-- FLOPs: He et al. (2016a), Table 1, and Xie et al. (2017), Table 3, count
+- FLOPs: He et al. (2016a), Table 1, and Xie et al. (2017), Table 1, count
   multiply-adds at 224x224, rounded to one decimal. We count with
   ``torch.utils.flop_counter`` (PyTorch) and by walking the traced graph
   (TensorFlow), both of which count a multiply-add as 2 FLOPs, and halve.
   Tolerance: 2% (the paper's 3.6 for ResNet-34 is 1.8% below the exact 3.66).
 - Parameters: the papers give ResNet-50 (25.5M) and ResNeXt-50 (25.0M) only
-  (Xie et al., Table 3); tolerance 0.5%.
+  (Xie et al., Table 1); tolerance 0.5%.
 """
 
 import numpy as np
@@ -70,7 +70,7 @@ def test_torch_params_match_the_paper(name, torch_costs):
 
 def test_stride_placement_explains_the_resnext_papers_resnet50():
     """Moving the stride of ResNet-50 from the 1x1 to the 3x3 convolution gives the
-    4.1 GFLOPs that Xie et al. (2017, Table 3) list for their ResNet-50; same params."""
+    4.1 GFLOPs that Xie et al. (2017, Table 1) list for their ResNet-50; same params."""
     spec = VARIANTS["ResNet-50"].replace(stride_on="3x3")
     cost = d2l_torch.block_cost(d2l_torch.build_resnet(spec), (1, 3, 224, 224))
     assert cost["flops"] / 2e9 == pytest.approx(4.1, rel=0.01)
