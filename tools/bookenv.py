@@ -11,8 +11,24 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_SUBSET = ROOT.parent / "shared" / "data" / "fashion-mnist-subset"
 
 
-def configure() -> None:
-    """Sets the kernel profile, quiet TensorFlow and, offline, the local data subset."""
+def configure(workers: int | None = None) -> None:
+    """Sets the kernel profile, quiet TensorFlow and, offline, the local data subset.
+
+    With several notebooks running at once (``pytest -n N`` or ``notebooks.py execute
+    --jobs N``), each kernel gets an equal share of the cores, so that N kernels do
+    not each start one thread per core and fight over them. The number of workers
+    comes from pytest-xdist's environment when not given.
+    """
+    if workers is None:
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        threads = str(max(1, (os.cpu_count() or 1) // workers))
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                     "TF_NUM_INTEROP_THREADS"):
+            os.environ[name] = threads
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_"
+                                   f"eigen={'true' if threads != '1' else 'false'} "
+                                   f"intra_op_parallelism_threads={threads}").strip()
     os.environ["IPYTHONDIR"] = str(ROOT / ".ipython")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")

@@ -17,6 +17,7 @@ import importlib
 import inspect
 import re
 import sys
+import time
 from pathlib import Path
 
 import jupytext
@@ -27,7 +28,8 @@ import bookenv
 
 ROOT = bookenv.ROOT
 BOOK = ROOT / "book"
-MODULES = {"pytorch": "d2l_resnet.torch", "tensorflow": "d2l_resnet.tensorflow"}
+MODULES = {"pytorch": "d2l_resnet.torch", "tensorflow": "d2l_resnet.tensorflow",
+           "jax": "d2l_resnet.jax"}
 CELL = re.compile(r"(```\{code-cell\} ipython3\n(?::tags: \[([^\]]*)\]\n)?\n?)(.*?)(\n```)", re.S)
 SHOWN = re.compile(r"^(?:#@source (?:[\w.]+\.)?(\w+)|class (\w+)\b)")
 
@@ -71,21 +73,36 @@ def sync_sources(check: bool) -> int:
     return 1 if check and stale else 0
 
 
-def execute(pages: list[Path], timeout: int) -> None:
+def execute_one(page: Path, timeout: int) -> str:
     from nbclient import NotebookClient
 
-    bookenv.configure()
+    nb = jupytext.read(page)
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                   resources={"metadata": {"path": str(page.parent)}}).execute()
+    clean(nb)
+    jupytext.write(nb, page.with_suffix(".ipynb"), fmt="ipynb")
+    return f"executed {page.relative_to(ROOT)} in {time.perf_counter() - start:.0f} s"
+
+
+def execute(pages: list[Path], timeout: int, jobs: int = 1) -> None:
+    """Runs each page top to bottom in a fresh kernel and stores the outputs; with
+    jobs > 1, that many pages at once (each kernel gets its share of the cores, the
+    same share as under ``pytest --nbval -n jobs``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bookenv.configure(workers=jobs)
     notebooks = set(paired_pages())
+    todo = []
     for page in pages:
-        if page not in notebooks:
+        if page in notebooks:
+            todo.append(page)
+        else:
             print(f"skipped {page.relative_to(ROOT)}: not a notebook page")
-            continue
-        nb = jupytext.read(page)
-        print(f"executing {page.relative_to(ROOT)} ...", flush=True)
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                       resources={"metadata": {"path": str(page.parent)}}).execute()
-        clean(nb)
-        jupytext.write(nb, page.with_suffix(".ipynb"), fmt="ipynb")
+    # Threads suffice: each notebook runs in its own kernel process.
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for line in pool.map(lambda p: execute_one(p, timeout), todo):
+            print(line, flush=True)
 
 
 def sync(pages: list[Path]) -> int:
@@ -150,6 +167,7 @@ def main(argv=None) -> int:
     ex = sub.add_parser("execute", help="run pages and store their outputs")
     ex.add_argument("pages", nargs="*", type=Path, help="default: every chapter page")
     ex.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    ex.add_argument("--jobs", type=int, default=1, help="pages run at once (default 1)")
     sy = sub.add_parser("sync", help="update .ipynb from prose edits, keeping outputs")
     sy.add_argument("pages", nargs="*", type=Path, help="default: every chapter page")
     sub.add_parser("check", help="every .md and .ipynb pair in sync")
@@ -157,7 +175,7 @@ def main(argv=None) -> int:
     if args.command == "sources":
         return sync_sources(args.check)
     if args.command == "execute":
-        execute([p.resolve() for p in args.pages] or paired_pages(), args.timeout)
+        execute([p.resolve() for p in args.pages] or paired_pages(), args.timeout, args.jobs)
         return 0
     if args.command == "sync":
         return sync([p.resolve() for p in args.pages] or paired_pages())
