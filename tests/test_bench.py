@@ -1,5 +1,6 @@
 """The speed benchmark runs end to end (on the tiny fixture, so in seconds)."""
 
+import importlib
 import json
 import subprocess
 import sys
@@ -7,21 +8,87 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "train_speed.py"
+BENCH_DIR = Path(__file__).resolve().parents[1] / "bench"
+BENCH = BENCH_DIR / "train_speed.py"
+TINY = ["--epochs", "2", "--num-train", "64", "--num-val", "32", "--gemm-size", "256"]
+
+
+def run_bench(tmp_path, *args):
+    out = tmp_path / "result.json"
+    subprocess.run(
+        [sys.executable, str(BENCH), *args, "--json", str(out),
+         "--results-dir", str(tmp_path / "results")],
+        check=True, capture_output=True, text=True, timeout=600)
+    return json.loads(out.read_text())
 
 
 @pytest.mark.parametrize("framework", ["torch", "tensorflow"])
 def test_benchmark_reports_both_runs_and_the_ratio(framework, tiny_data_dir, tmp_path):
-    out = tmp_path / "result.json"
-    subprocess.run(
-        [sys.executable, str(BENCH), "--framework", framework, "--data", str(tiny_data_dir),
-         "--epochs", "2", "--num-train", "64", "--num-val", "32", "--resize", "32",
-         "--batch-size", "32", "--json", str(out)],
-        check=True, capture_output=True, text=True, timeout=300)
-    result = json.loads(out.read_text())[framework]
+    results = run_bench(tmp_path, "--framework", framework, "--data", str(tiny_data_dir),
+                        *TINY, "--resize", "32", "--batch-size", "32")
+    result = results[framework]
     for run in ("baseline", "library"):
         report = result[run]
         assert len(report["seconds_per_epoch"]) == 2 and len(report["val_acc"]) == 2
         assert all(0 <= a <= 1 for a in report["val_acc"]) and report["images_per_s"] > 0
+        # GFLOP/s = images/s x the counted training FLOPs per image; the fraction of
+        # the GEMM rate measured in the same process.
+        flops = result["step_gflop_per_image"]["ResNet-18"]["train"]
+        assert report["gflop_per_s"] == pytest.approx(report["images_per_s"] * flops)
+        assert report["fraction_of_bf16_gemm"] == pytest.approx(
+            report["gflop_per_s"] / result["gemm_gflop_per_s"]["bf16"])
+        assert 0 < report["fraction_of_fp32_gemm"]
     assert result["speedup"] == pytest.approx(
         result["library"]["images_per_s"] / result["baseline"]["images_per_s"])
+    assert result["library"]["ratio_to_baseline"] == result["speedup"]
+    assert result["machine"]["cores"] >= 1 and result["machine"]["cpu"]
+    assert framework in result["versions"] and "--framework" in result["command"]
+    saved = json.loads((tmp_path / "results" / f"resnet18-{framework}.json").read_text())
+    assert saved["library"] == result["library"]
+
+
+def test_degradation_case_times_each_network(tiny_data_dir, tmp_path):
+    results = run_bench(tmp_path, "--case", "degradation", "--framework", "both",
+                        "--data", str(tiny_data_dir), *TINY,
+                        "--networks", "Plain-20,ResNet-20")
+    for fw in ("torch", "tensorflow"):
+        result = results[fw]
+        assert result["config"]["batch_size"] == 32 and result["config"]["resize"] == 28
+        assert result["config"]["networks"] == ["Plain-20", "ResNet-20"]
+        for run in ("baseline", "library"):
+            nets = result[run]["networks"]
+            assert list(nets) == ["Plain-20", "ResNet-20"]
+            assert all(len(n["val_acc"]) == 2 and n["images_per_s"] > 0 for n in nets.values())
+            assert result[run]["images"] == 2 * 2 * 64
+        assert (tmp_path / "results" / f"degradation-{fw}.json").exists()
+    # Both frameworks count the same FLOPs for the same network.
+    for name in ("Plain-20", "ResNet-20"):
+        assert results["torch"]["step_gflop_per_image"][name] == pytest.approx(
+            results["tensorflow"]["step_gflop_per_image"][name])
+
+
+def test_flop_counters_agree_with_the_issue():
+    """ResNet-18 at 96x96: 1.90 GFLOP per image and training step, in both frameworks."""
+    sys.path.insert(0, str(BENCH_DIR))
+    flops = importlib.import_module("flops")
+    from d2l_resnet import torch as d2l_torch
+
+    pt = flops.torch_step_flops(lambda: d2l_torch.ResNet18(), 2, (1, 96, 96))
+    assert pt["train"] / 1e9 == pytest.approx(1.897, abs=1e-3)
+    assert pt["eval"] == pytest.approx(pt["train"] / 3, rel=0.01)
+    pytest.importorskip("tensorflow")
+    from d2l_resnet import tensorflow as d2l_tf
+
+    assert flops.tf_step_flops(lambda: d2l_tf.ResNet18(), 2, (96, 96, 1)) == pt
+
+
+def test_jax_without_its_module_fails_clearly(monkeypatch):
+    sys.path.insert(0, str(BENCH_DIR))
+    train_speed = importlib.import_module("train_speed")
+
+    def missing(name):
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+    monkeypatch.setattr(train_speed.importlib, "import_module", missing)
+    with pytest.raises(SystemExit, match="needs bench/jax_bench.py"):
+        train_speed._jax_bench()

@@ -123,3 +123,38 @@ def test_tensorflow_mixed_precision_choice(tiny_data_dir):
     assert conv.compute_dtype == "bfloat16" and conv.kernel.dtype == "float32"
     assert fresh.net.layers[-1].layers[-1].compute_dtype == "float32"  # the logits
     assert built.net.layers[0].layers[1].compute_dtype == "float32"  # built: unchanged
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+@pytest.mark.parametrize("training", [True, False], ids=["train", "inference"])
+def test_fused_batch_norm_computes_what_keras_does(policy, training):
+    """The library's batch norm (one fused op) against Keras' own: outputs, gradients
+    and the moving statistics (Keras keeps the biased batch variance)."""
+    from d2l_resnet.tensorflow.blocks import BatchNormalization, batch_norm
+
+    assert isinstance(batch_norm(), tf.keras.layers.BatchNormalization)
+    X = tf.random.stateless_normal((4, 5, 6, 8), seed=(1, 2)) * 3 + 1
+    rng = np.random.default_rng(0)
+    weights = [rng.uniform(0.5, 1.5, 8).astype("float32") for _ in range(4)]
+    ref = tf.keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, dtype=policy)
+    new = BatchNormalization(momentum=0.9, epsilon=1e-5, dtype=policy)
+    results = []
+    for layer in (ref, new):
+        layer.build(X.shape)
+        layer.set_weights(weights)
+        with tf.GradientTape() as tape:
+            tape.watch(X)
+            Y = layer(X, training=training)
+            loss = tf.reduce_sum(tf.cast(Y, tf.float32) * tf.range(8, dtype=tf.float32))
+        grads = tape.gradient(loss, [X, layer.gamma, layer.beta])
+        results.append((Y, grads, layer.get_weights()))
+    (Y_ref, g_ref, w_ref), (Y_new, g_new, w_new) = results
+    assert Y_new.dtype == Y_ref.dtype
+    tol = 1e-5 if policy == "float32" else 1e-2
+    np.testing.assert_allclose(tf.cast(Y_new, tf.float32), tf.cast(Y_ref, tf.float32),
+                               rtol=tol, atol=tol)
+    for a, b in zip(g_new, g_ref):
+        np.testing.assert_allclose(tf.cast(a, tf.float32), tf.cast(b, tf.float32),
+                                   rtol=tol, atol=tol * 10)
+    for a, b in zip(w_new, w_ref):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
