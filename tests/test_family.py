@@ -165,13 +165,15 @@ def test_gradients_explode_in_the_deep_plain_net_only(fw):
         X, y = torch.from_numpy(X), torch.from_numpy(y)
     else:
         X, y = tf.constant(X.transpose(0, 2, 3, 1)), tf.constant(y)
-    ratios = {}
+    ratios, peaks = {}, {}
     for shortcuts in (False, True):
         norms = m.gradient_norms(m.build_resnet(cifar_variant(56, shortcuts), 10, 1), X, y)
         assert len(norms) == 55  # stem + 54 block convolutions; shortcuts left out
         ratios[shortcuts] = norms[0] / norms[-1]
+        peaks[shortcuts] = max(norms) / norms[-1]
     assert ratios[False] > 100
     assert ratios[True] < ratios[False] / 10
+    assert peaks[True] < 50  # bench/degradation_seeds.py: at most 28 over 10 seeds
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -232,5 +234,115 @@ def test_smoothing_and_plots_are_localized():
         assert curves.figure.axes[0].get_xlabel() == "época"
         line = curves.figure.axes[0].lines[0]
         assert line.get_linestyle() == "--" and line.get_xdata()[-1] == 2.0  # epochs
+    finally:
+        d2l_resnet.set_language("en")
+
+
+TINY = Variant("tiny", "basic", depths=(2, 2), widths=(8, 16), stem="cifar",
+               stem_channels=8)  # blocks 8->8, 8->8, 8->16 (stride 2), 16->16
+
+
+def _tiny_lesion_setup(fw, shortcuts):
+    """A tiny model, images, and as labels the model's own predictions (accuracy 1)."""
+    m = {"torch": d2l_torch, "tensorflow": d2l_tf}[fw]
+    m.seed_everything(0)
+    model = m.build_resnet(TINY.replace(shortcuts=shortcuts), 10, 1)
+    rng = np.random.default_rng(0)
+    # Images of different contrasts, and random batch-norm statistics and affine
+    # parameters: an untrained net would otherwise predict one class for all images.
+    X = rng.normal(rng.normal(0, 2, (48, 1, 1, 1)), rng.uniform(0.1, 3, (48, 1, 1, 1)),
+                   (48, 1, 12, 12)).astype(np.float32)
+    bn_values = [rng.uniform(0.5, 1.5, 64), rng.normal(0, 0.5, 64), rng.normal(0, 0.3, 64),
+                 rng.uniform(0.5, 1.5, 64)]  # scale, shift, mean, variance
+    if fw == "torch":
+        from d2l_resnet.torch.train import _autocast_dtype
+
+        X = torch.from_numpy(X)
+        dtype = _autocast_dtype("auto", torch.device("cpu"))
+        model.eval()
+        with torch.no_grad():
+            for bn in (mod for mod in model.modules()
+                       if isinstance(mod, torch.nn.BatchNorm2d)):
+                for tensor, values in zip((bn.weight, bn.bias, bn.running_mean,
+                                           bn.running_var), bn_values):
+                    tensor.copy_(torch.from_numpy(values[:len(tensor)]))
+
+        def predict(layers):
+            with torch.inference_mode(), torch.autocast("cpu", dtype=dtype,
+                                                        enabled=dtype is not None):
+                return torch.nn.Sequential(*layers)(X).argmax(1)
+
+        blocks = [b for stage in (model.net.stage1, model.net.stage2) for b in stage]
+        stem, head = model.net.stem, model.net.head
+    else:
+        X = tf.constant(X.transpose(0, 2, 3, 1))
+        model(X[:1], training=False)
+        for bn in (layer for layer in model._flatten_layers(include_self=False)
+                   if isinstance(layer, tf.keras.layers.BatchNormalization)):
+            bn.set_weights([v[:bn.gamma.shape[0]].astype(np.float32) for v in bn_values])
+
+        @tf.function
+        def run(layers, X):
+            for layer in layers:
+                X = layer(X, training=False)
+            return tf.argmax(X, axis=1, output_type=tf.int32)
+
+        def predict(layers):
+            return run(layers, X)
+
+        blocks = [b for name in ("stage1", "stage2") for b in model.net.get_layer(name).layers]
+        stem, head = model.net.get_layer("stem"), model.net.get_layer("head")
+    return m, model, X, predict, stem, blocks, head
+
+
+@pytest.mark.parametrize("shortcuts", [True, False], ids=["residual", "plain"])
+@pytest.mark.parametrize("fw", ["torch", "tensorflow"])
+def test_lesion_deletes_one_block_at_a_time(fw, shortcuts):
+    """Deleting nothing gives the model's accuracy; deleting block k gives the accuracy
+    of the same network built without block k; the block that changes the shape is
+    reported as not deletable."""
+    m, model, X, predict, stem, blocks, head = _tiny_lesion_setup(fw, shortcuts)
+    y = predict([stem, *blocks, head])
+    result = m.lesion_accuracies(model, X, y, batch_size=20)  # 3 batches, last one short
+    assert result["intact"] == 1.0
+    assert result["skipped"] == [2] and np.isnan(result["deleted"][2])
+    for k in (0, 1, 3):
+        expected = float(np.mean(np.asarray(predict(
+            [stem, *blocks[:k], *blocks[k + 1:], head])) == np.asarray(y)))
+        assert result["deleted"][k] == pytest.approx(expected, abs=1e-12)
+    assert min(result["deleted"][k] for k in (0, 1, 3)) < 1.0  # deleting changes things
+
+
+@pytest.mark.parametrize("fw", ["torch", "tensorflow"])
+def test_lesion_rejects_bad_input(fw):
+    m, model, X, predict, *_ = _tiny_lesion_setup(fw, True)
+    y = np.zeros(len(X), dtype=np.int64 if fw == "torch" else np.int32)
+    y = torch.from_numpy(y) if fw == "torch" else tf.constant(y)
+    with pytest.raises(ValueError, match="same positive number"):
+        m.lesion_accuracies(model, X, y[:-1])
+    with pytest.raises(ValueError, match="same positive number"):
+        m.lesion_accuracies(model, X[:0], y[:0])
+    with pytest.raises(ValueError, match="batch_size"):
+        m.lesion_accuracies(model, X, y, batch_size=0)
+    with pytest.raises(TypeError, match="FamilyResNet"):
+        m.lesion_accuracies(model.net, X, y)
+    wrong = X.permute(0, 2, 3, 1) if fw == "torch" else tf.transpose(X, (0, 3, 1, 2))
+    with pytest.raises(ValueError, match="channels"):
+        m.lesion_accuracies(model, wrong, y)
+
+
+def test_lesion_plot_is_localized_and_leaves_gaps():
+    import d2l_resnet
+
+    result = {"intact": 0.8, "deleted": [0.7, float("nan"), 0.75], "skipped": [1]}
+    d2l_resnet.set_language("fr")
+    try:
+        plot = plots.lesion_plot({"ResNet-56": result, "Plain-56": {**result, "intact": 0.6}})
+        ax = plot.figure.axes[0]
+        assert ax.get_xlabel() == "bloc supprimé, de l'entrée vers la sortie"
+        assert ax.get_ylabel() == "exactitude de validation"
+        assert np.isnan(ax.lines[0].get_ydata()[1])
+        assert ax.lines[2].get_linestyle() == "--"  # plain networks dashed
+        assert plot._repr_png_().startswith(b"\x89PNG")
     finally:
         d2l_resnet.set_language("en")

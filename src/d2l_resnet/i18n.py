@@ -12,6 +12,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "en": {
         "grad_norm": "gradient norm",
         "conv_layer": "convolution, from input to output",
+        "deleted_block": "deleted block, from input to output",
+        "intact_model": "{name}, no block deleted",
         "epoch": "epoch",
         "train_loss": "train loss",
         "val_loss": "validation loss",
@@ -39,6 +41,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "pt": {
         "grad_norm": "norma do gradiente",
         "conv_layer": "convolução, da entrada para a saída",
+        "deleted_block": "bloco removido, da entrada para a saída",
+        "intact_model": "{name}, nenhum bloco removido",
         "epoch": "época",
         "train_loss": "perda de treino",
         "val_loss": "perda de validação",
@@ -66,6 +70,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "fr": {
         "grad_norm": "norme du gradient",
         "conv_layer": "convolution, de l'entrée vers la sortie",
+        "deleted_block": "bloc supprimé, de l'entrée vers la sortie",
+        "intact_model": "{name}, aucun bloc supprimé",
         "epoch": "époque",
         "train_loss": "perte d'entraînement",
         "val_loss": "perte de validation",

@@ -1,4 +1,4 @@
-"""Plots of the experiments: training-loss curves and per-layer gradient norms.
+"""Plots of the experiments: training-loss curves, per-layer gradient norms, lesions.
 
 Each function returns a ``Plot``, which a notebook shows as a PNG image; axis labels
 follow ``d2l_resnet.set_language``.
@@ -75,4 +75,30 @@ def gradient_norm_plot(norms: dict[str, list[float]]) -> Plot:
     ax.set_ylabel(i18n.t("grad_norm"))
     ax.grid(alpha=0.3, which="both")
     ax.legend()
+    return Plot(fig)
+
+
+def lesion_plot(results: dict[str, dict]) -> Plot:
+    """Accuracy with each block deleted (markers) and with none (horizontal line).
+
+    Args:
+        results: Network name -> what ``lesion_accuracies`` returned for it. Blocks
+            that cannot be deleted (NaN) leave a gap.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    for label, result in results.items():
+        deleted = np.asarray(result["deleted"], dtype=float)
+        blocks = np.arange(1, len(deleted) + 1)
+        points = ax.plot(blocks, deleted, marker="o", markersize=4, label=label,
+                         **_style(label))[0]
+        ax.axhline(result["intact"], color=points.get_color(), linewidth=1.2, alpha=0.8,
+                   linestyle=":", label=i18n.t("intact_model", name=label))
+    ax.set_xlabel(i18n.t("deleted_block"))
+    ax.set_ylabel(i18n.t("val_acc"))
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
     return Plot(fig)

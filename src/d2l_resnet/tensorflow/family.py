@@ -3,7 +3,8 @@
 The conventions are the papers': no bias in a convolution followed by batch
 normalization, batch normalization on projection shortcuts, a shortcut projection
 only where the shape changes. ``d2l_resnet.variants`` holds the variants as data.
-Padding is explicit and symmetric, so the numbers match ``d2l_resnet.torch.family``.
+Padding is symmetric ('same' at stride 1, explicit where strided), so the numbers
+match ``d2l_resnet.torch.family``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ from .blocks import batch_norm
 
 
 def conv(out_channels, kernel_size, stride=1, groups=1):
-    """A bias-free convolution that keeps the size at stride 1 (symmetric padding)."""
+    """A bias-free convolution that keeps the size at stride 1 (symmetric padding).
+
+    At stride 1, Keras' ``padding='same'`` is exactly that symmetric padding (odd
+    kernels) and costs no extra op; a strided convolution pads explicitly, because
+    'same' would pad an even-sized input at the bottom and right only.
+    """
+    if stride == 1 and kernel_size % 2 == 1:
+        return layers.Conv2D(out_channels, kernel_size, padding="same", groups=groups,
+                             use_bias=False)
     pad = [layers.ZeroPadding2D(kernel_size // 2)] if kernel_size > 1 else []
     return tf.keras.Sequential(pad + [layers.Conv2D(
         out_channels, kernel_size, strides=stride, groups=groups, use_bias=False)])
@@ -24,8 +33,45 @@ def conv(out_channels, kernel_size, stride=1, groups=1):
 
 def conv_bn(out_channels, kernel_size, stride=1, groups=1):
     """A bias-free convolution, then batch norm."""
-    return tf.keras.Sequential([conv(out_channels, kernel_size, stride, groups),
-                                batch_norm()])
+    return ConvBN(out_channels, kernel_size, stride, groups)
+
+
+class ConvBN(layers.Layer):
+    """A bias-free convolution, then batch norm, as one layer.
+
+    Not a ``Sequential``: it builds from the input shape alone, while Keras builds a
+    ``Sequential`` or a layer without ``build`` by tracing its computation once more,
+    a cost that every new model pays before its first step.
+    """
+
+    def __init__(self, out_channels, kernel_size, stride=1, groups=1, **kwargs):
+        super().__init__(**kwargs)
+        self.conv = conv(out_channels, kernel_size, stride, groups)
+        self.bn = batch_norm()
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+        self.bn.build(self.conv.compute_output_shape(input_shape))
+
+    def compute_output_shape(self, input_shape):
+        return self.conv.compute_output_shape(input_shape)
+
+    def call(self, X, training=None):
+        return self.bn(self.conv(X), training=training)
+
+
+class _BuildsFromShapes:
+    """``build`` and ``compute_output_shape`` of a block with a ``branch``, a
+    ``shortcut`` or neither, and sublayers that build from shapes: no tracing."""
+
+    def build(self, input_shape):
+        for name in ("branch", "shortcut"):
+            sub = getattr(self, name, None)
+            if sub is not None:
+                sub.build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return self.branch.compute_output_shape(input_shape)
 
 
 def projection(in_channels, out_channels, stride, with_bn=True):
@@ -35,7 +81,7 @@ def projection(in_channels, out_channels, stride, with_bn=True):
     return conv_bn(out_channels, 1, stride) if with_bn else conv(out_channels, 1, stride)
 
 
-class BasicBlock(layers.Layer):
+class BasicBlock(_BuildsFromShapes, layers.Layer):
     """Two 3x3 convolutions (He et al., 2016a, Fig. 5 left); shortcut optional."""
 
     def __init__(self, in_channels, out_channels, stride=1, shortcut=True, **kwargs):
@@ -136,8 +182,18 @@ class FamilyResNet(tf.keras.Model):
         super().__init__(**kwargs)
         self.net, self.spec, self.in_channels, self.lr = net, spec, in_channels, lr
 
+    def build(self, input_shape):
+        self._check_input(tuple(input_shape))
+        self.net.build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return self.net.compute_output_shape(input_shape)
+
     def call(self, X, training=None):
-        shape = tuple(X.shape)
+        self._check_input(tuple(X.shape))
+        return self.net(X, training=training)
+
+    def _check_input(self, shape):
         if len(shape) != 4:
             raise ValueError(
                 f"expected a 4-D batch of images (batch, height, width, channels), "
@@ -148,7 +204,6 @@ class FamilyResNet(tf.keras.Model):
             raise ValueError(
                 f"{self.spec.name} was built for {self.in_channels} input channels, got "
                 f"input of shape {shape} (NHWC){hint}")
-        return self.net(X, training=training)
 
 
 def build_resnet(spec, num_classes=1000, in_channels=3, lr=0.1) -> FamilyResNet:
@@ -202,3 +257,69 @@ def _main_path_convs(layer):
         elif sub is not getattr(layer, "shortcut", None):
             found += _main_path_convs(sub)
     return found
+
+
+def lesion_accuracies(model: FamilyResNet, X, y, batch_size: int = 128) -> dict:
+    """Accuracy of ``model`` on ``(X, y)``, intact and with each block deleted in turn.
+
+    The lesion experiment of Veit et al. (2016): deleting a block at test time makes
+    it compute the identity, so that its input goes on to the next block unchanged.
+    Only a block whose output has the shape of its input can be deleted (a residual
+    block with an identity shortcut, or a plain block that keeps the shape); the
+    first block of a stage that halves the resolution or changes the width cannot.
+    The model runs in inference mode (batch norm with its running statistics) and
+    in its own compute dtype (bfloat16 if the ``Trainer`` chose it). One compiled
+    function serves every lesion: which blocks are kept is a tensor argument, so
+    deleting another block does not trace the function again.
+
+    Args:
+        model: A ``FamilyResNet`` from ``build_resnet``.
+        X: Images, NHWC, as the model takes them.
+        y: Integer labels, one per image.
+        batch_size: Images per forward pass.
+
+    Returns:
+        A dict with ``"intact"``: the accuracy of the whole model; ``"deleted"``: one
+        accuracy per block, from the input to the output, NaN for a block that
+        cannot be deleted; ``"skipped"``: the indices of those blocks.
+    """
+    if not isinstance(model, FamilyResNet):
+        raise TypeError(f"model must be a FamilyResNet from build_resnet, got "
+                        f"{type(model).__name__}")
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    X, y = tf.convert_to_tensor(X), tf.convert_to_tensor(y)
+    if X.shape[0] == 0 or X.shape[0] != y.shape[0]:
+        raise ValueError(f"X and y must hold the same positive number of examples, got "
+                         f"{X.shape[0]} images and {y.shape[0]} labels")
+    model(X[:1], training=False)  # builds the model, checks layout and channels
+    stages = [layer for layer in model.net.layers if layer.name.startswith("stage")]
+    blocks = [block for stage in stages for block in stage.layers]
+    deletable = [args["in_channels"] == args["out_channels"] and args["stride"] == 1
+                 for stage in model.spec.block_args() for args in stage]
+    stem, head = model.net.get_layer("stem"), model.net.get_layer("head")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, *X.shape[1:]], X.dtype),
+                                  tf.TensorSpec([None], y.dtype),
+                                  tf.TensorSpec([len(blocks)], tf.bool)])
+    def count_correct(X, y, keep):
+        H = stem(X, training=False)
+        for k, block in enumerate(blocks):
+            out = block(H, training=False)
+            # A deleted block passes its input on; tf.where selects exactly.
+            H = tf.where(keep[k], out, H) if deletable[k] else out
+        predictions = tf.argmax(head(H, training=False), axis=1, output_type=y.dtype)
+        return tf.reduce_sum(tf.cast(predictions == y, tf.int64))
+
+    masks = [[True] * len(blocks)] + [
+        [j != k for j in range(len(blocks))] for k in range(len(blocks)) if deletable[k]]
+    correct = [0] * len(masks)
+    for start in range(0, int(y.shape[0]), batch_size):
+        Xb, yb = X[start:start + batch_size], y[start:start + batch_size]
+        for i, mask in enumerate(masks):
+            correct[i] += int(count_correct(Xb, yb, tf.constant(mask)))
+    acc = iter(c / int(y.shape[0]) for c in correct)
+    intact = next(acc)
+    return {"intact": intact,
+            "deleted": [next(acc) if ok else float("nan") for ok in deletable],
+            "skipped": [k for k, ok in enumerate(deletable) if not ok]}

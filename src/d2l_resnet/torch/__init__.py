@@ -10,6 +10,7 @@ from .family import (
     PreActBottleneck,
     build_resnet,
     gradient_norms,
+    lesion_accuracies,
 )
 from .models import RESNET18_ARCH, ResNet, ResNet18
 from .train import Trainer
@@ -25,7 +26,7 @@ from .utils import (
 
 __all__ = [
     "BasicBlock", "Bottleneck", "FamilyResNet", "PreActBlock", "PreActBottleneck",
-    "build_resnet", "gradient_norms",
+    "build_resnet", "gradient_norms", "lesion_accuracies",
     "RESNET18_ARCH", "FashionMNIST", "ResNeXtBlock", "ResNet", "ResNet18", "Residual",
     "Trainer", "block_cost", "count_params", "gpu_available", "layer_summary",
     "seed_everything", "training_config", "try_gpu",

@@ -7,6 +7,8 @@ only where the shape changes. ``d2l_resnet.variants`` holds the variants as data
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -185,3 +187,79 @@ def gradient_norms(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> list[f
     F.cross_entropy(model(X), y).backward()
     return [m.weight.grad.norm().item() for name, m in model.named_modules()
             if isinstance(m, nn.Conv2d) and "shortcut" not in name]
+
+
+def lesion_accuracies(model: FamilyResNet, X: torch.Tensor, y: torch.Tensor,
+                      batch_size: int = 128) -> dict:
+    """Accuracy of ``model`` on ``(X, y)``, intact and with each block deleted in turn.
+
+    The lesion experiment of Veit et al. (2016): deleting a block at test time makes
+    it compute the identity, so that its input goes on to the next block unchanged.
+    Only a block whose output has the shape of its input can be deleted (a residual
+    block with an identity shortcut, or a plain block that keeps the shape); the
+    first block of a stage that halves the resolution or changes the width cannot.
+    The model runs in inference mode (batch norm with its running statistics) and
+    in the ``Trainer``'s compute dtype (bfloat16 autocast where the hardware has fast
+    bfloat16). Every batch goes once through the intact network; a deleted block's
+    run restarts from the stored input of that block, so the blocks before it are
+    not computed again.
+
+    Args:
+        model: A ``FamilyResNet`` from ``build_resnet``.
+        X: Images, NCHW, as the model takes them.
+        y: Integer labels, one per image.
+        batch_size: Images per forward pass.
+
+    Returns:
+        A dict with ``"intact"``: the accuracy of the whole model; ``"deleted"``: one
+        accuracy per block, from the input to the output, NaN for a block that
+        cannot be deleted; ``"skipped"``: the indices of those blocks.
+    """
+    from .train import _autocast_dtype
+
+    blocks, deletable = _lesion_plan(model, X, y, batch_size)
+    device = next(model.parameters()).device
+    dtype = _autocast_dtype("auto", device)
+    channels_last = model.net.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
+    model.eval()
+    with torch.inference_mode():
+        model(X[:1].to(device))  # checks the layout and the number of channels
+        correct = torch.zeros(len(blocks) + 1, dtype=torch.long)
+        autocast = (torch.autocast(device.type, dtype=dtype) if dtype is not None
+                    else contextlib.nullcontext())
+        with autocast:
+            for start in range(0, len(y), batch_size):
+                Xb = X[start:start + batch_size].to(device)
+                if channels_last:
+                    Xb = Xb.contiguous(memory_format=torch.channels_last)
+                yb = y[start:start + batch_size].to(device)
+                inputs = [model.net.stem(Xb)]  # inputs[k]: the input of block k
+                for block in blocks:
+                    inputs.append(block(inputs[-1]))
+                correct[0] += (model.net.head(inputs[-1]).argmax(1) == yb).sum().cpu()
+                for k in (k for k, ok in enumerate(deletable) if ok):
+                    H = inputs[k]  # block k deleted: its input goes on to block k + 1
+                    for block in blocks[k + 1:]:
+                        H = block(H)
+                    correct[k + 1] += (model.net.head(H).argmax(1) == yb).sum().cpu()
+    acc = (correct.double() / len(y)).tolist()
+    return {"intact": acc[0],
+            "deleted": [a if ok else float("nan") for a, ok in zip(acc[1:], deletable)],
+            "skipped": [k for k, ok in enumerate(deletable) if not ok]}
+
+
+def _lesion_plan(model, X, y, batch_size):
+    """The blocks of ``model``, input to output, and which of them keep the shape."""
+    if not isinstance(model, FamilyResNet):
+        raise TypeError(f"model must be a FamilyResNet from build_resnet, got "
+                        f"{type(model).__name__}")
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if len(X) == 0 or len(X) != len(y):
+        raise ValueError(f"X and y must hold the same positive number of examples, got "
+                         f"{len(X)} images and {len(y)} labels")
+    blocks = [block for name, stage in model.net.named_children()
+              if name.startswith("stage") for block in stage]
+    deletable = [args["in_channels"] == args["out_channels"] and args["stride"] == 1
+                 for stage in model.spec.block_args() for args in stage]
+    return blocks, deletable
