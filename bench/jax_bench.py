@@ -1,0 +1,112 @@
+"""JAX runs for the speed benchmark: a D2L-style baseline against the library's Trainer.
+
+``bench/train_speed.py`` calls ``jax_baseline(arrays, args)`` and
+``jax_library(arrays, args)``; ``arrays`` is ``(train_images, train_labels, val_images,
+val_labels)`` with uint8 images (N, 28, 28), and ``args`` has ``resize``,
+``batch_size``, ``lr``, ``epochs``, ``seed``, ``data``, ``num_train`` and ``num_val``.
+Both return ``{"epoch_seconds": [...], "val_acc": [...], "images": int}``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from d2l_resnet import jax as d2l_jax
+
+
+def _size(resize):
+    return (resize, resize) if isinstance(resize, int) else tuple(resize)
+
+
+def jax_baseline(arrays, args) -> dict:
+    """The way D2L's JAX chapters train: float32, each image resized on the host (one
+    ``jax.image.resize`` call per image), and the loss read back after every batch,
+    which waits for the step to finish. Same model (the library's ResNet-18), data,
+    learning rate and seed as ``jax_library``."""
+    train_x, train_y, val_x, val_y = _cut(arrays, args)
+    size = _size(args.resize)
+    model = d2l_jax.ResNet18(lr=args.lr, rngs=nnx.Rngs(args.seed))
+    optimizer = nnx.Optimizer(model, optax.sgd(args.lr), wrt=nnx.Param)
+
+    @nnx.jit
+    def train_step(model, optimizer, X, y):
+        def loss_fn(model):
+            return optax.softmax_cross_entropy_with_integer_labels(model(X), y).mean()
+        loss, grads = nnx.value_and_grad(loss_fn)(model)
+        optimizer.update(model, grads)
+        return loss
+
+    @nnx.jit
+    def predict(model, X):
+        return model(X).argmax(axis=1)
+
+    def resize_one(image):  # per image, on the host's default device, like a torchvision transform
+        X = jnp.asarray(image, jnp.float32)[..., None] / 255
+        return jax.image.resize(X, (*size, 1), method="bilinear") if size != (28, 28) else X
+
+    rng = np.random.default_rng(args.seed)
+    epoch_seconds, val_acc = [], []
+    for _ in range(args.epochs):
+        start = time.perf_counter()
+        model.train()
+        order = rng.permutation(len(train_y))
+        for i in range(0, len(order), args.batch_size):
+            idx = order[i:i + args.batch_size]
+            X = jnp.stack([resize_one(img) for img in train_x[idx]])
+            loss = train_step(model, optimizer, X, jnp.asarray(train_y[idx], jnp.int32))
+            float(loss)  # read back every batch: a host sync
+        model.eval()
+        correct = 0
+        for i in range(0, len(val_y), args.batch_size):
+            X = jnp.stack([resize_one(img) for img in val_x[i:i + args.batch_size]])
+            correct += int((np.asarray(predict(model, X)) == val_y[i:i + args.batch_size]).sum())
+        epoch_seconds.append(time.perf_counter() - start)
+        val_acc.append(correct / len(val_y))
+    return {"epoch_seconds": epoch_seconds, "val_acc": val_acc,
+            "images": args.epochs * len(train_y)}
+
+
+def jax_library(arrays, args) -> dict:
+    """The library's way: ``Trainer(...).fit(ResNet18, FashionMNIST)``."""
+    d2l_jax.seed_everything(args.seed)
+    data = d2l_jax.FashionMNIST(batch_size=args.batch_size, resize=args.resize,
+                                root=args.data, num_train=args.num_train,
+                                num_val=args.num_val, seed=args.seed, download=False)
+    model = d2l_jax.ResNet18(lr=args.lr)
+    history = d2l_jax.Trainer(max_epochs=args.epochs, plot=False, progress=False).fit(
+        model, data)
+    return {"epoch_seconds": history.epoch_seconds, "val_acc": history.val_acc,
+            "images": history.train_images}
+
+
+def jax_step_flops(batch_size: int, resize) -> int:
+    """FLOPs of one ResNet-18 training step (forward, backward, SGD update) on a batch
+    of ``batch_size`` images of size ``resize``, by XLA's cost analysis of the compiled
+    step. This counts everything XLA executes, elementwise operations included."""
+    model = nnx.eval_shape(lambda: d2l_jax.ResNet18(rngs=nnx.Rngs(0)))
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+
+    def step(params, rest, X, y):
+        model = nnx.merge(graphdef, params, rest)
+        grads = nnx.grad(lambda m: optax.softmax_cross_entropy_with_integer_labels(
+            m(X), y).mean())(model)
+        new = jax.tree.map(lambda p, g: p - 0.1 * g, nnx.state(model, nnx.Param), grads)
+        return new, nnx.state(model, nnx.BatchStat)
+
+    X = jax.ShapeDtypeStruct((batch_size, *_size(resize), 1), jnp.float32)
+    y = jax.ShapeDtypeStruct((batch_size,), jnp.int32)
+    cost = jax.jit(step).lower(params, rest, X, y).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    return int(cost["flops"])
+
+
+def _cut(arrays, args):
+    train_x, train_y, val_x, val_y = arrays
+    return (train_x[:args.num_train], np.asarray(train_y[:args.num_train]),
+            val_x[:args.num_val], np.asarray(val_y[:args.num_val]))

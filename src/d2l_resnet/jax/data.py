@@ -1,0 +1,68 @@
+"""Fashion-MNIST batches for JAX, resized on the fly on the training device."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import data as _data
+
+
+class FashionMNIST(_data.FashionMNISTBase):
+    """Fashion-MNIST as shuffled batches of float images in [0, 1], NHWC.
+
+    The 28x28 images stay as uint8 in host memory; each batch is copied to the device
+    as uint8 and resized there by a compiled function. JAX dispatches both
+    asynchronously, so the next batch is prepared while the current one trains.
+
+    Args: see ``d2l_resnet.data.FashionMNISTBase``.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rng = np.random.default_rng(self.seed)
+
+    def _convert(self, images, labels):
+        return images[..., np.newaxis], labels.astype(np.int32)
+
+    def train_dataloader(self, device=None):
+        """One epoch of shuffled training batches ``(X, y)``."""
+        return _Batches(self, *self.train, shuffle=True, device=device)
+
+    def val_dataloader(self, device=None):
+        """One pass over the validation set, in order."""
+        return _Batches(self, *self.val, shuffle=False, device=device)
+
+
+class _Batches:
+    def __init__(self, data, images, labels, shuffle, device):
+        self.data, self.images, self.labels = data, images, labels
+        self.shuffle, self.device = shuffle, device
+
+    def __len__(self):
+        return -(-len(self.labels) // self.data.batch_size)
+
+    def __iter__(self):
+        n, size = len(self.labels), self.data.batch_size
+        order = self.data.rng.permutation(n) if self.shuffle else None
+        for start in range(0, n, size):
+            idx = slice(start, start + size) if order is None else order[start:start + size]
+            X, y = jax.device_put((self.images[idx], self.labels[idx]), self.device)
+            yield resize_batch(X, self.data.resize), y
+
+
+@partial(jax.jit, static_argnums=1)
+def resize_batch(X: jax.Array, size: tuple[int, int]) -> jax.Array:
+    """uint8 NHWC images to float32 in [0, 1], bilinearly resized to ``size``.
+
+    Uses half-pixel centres, like ``torch.nn.functional.interpolate`` with
+    ``align_corners=False``, and antialiasing when shrinking, as the other loaders do.
+    """
+    X = X.astype(jnp.float32) / 255
+    if tuple(X.shape[1:3]) != tuple(size):
+        X = jax.image.resize(X, (X.shape[0], *size, X.shape[3]), method="bilinear",
+                             antialias=X.shape[2] > size[1])
+    return X

@@ -1,0 +1,215 @@
+"""The ResNet family in JAX: counts and FLOPs equal PyTorch's, the solutions page's
+paper table, gradients at initialization, training. Parity of the functions computed
+is in tests/test_jax_parity.py.
+
+FLOPs come from XLA's cost analysis (see ``d2l_resnet.jax.utils.block_cost``) and must
+equal ``torch.utils.flop_counter``'s count to the last FLOP.
+"""
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+jax = pytest.importorskip("jax")
+from flax import nnx
+
+from d2l_resnet import jax as d2l_jax
+from d2l_resnet import torch as d2l_torch
+from d2l_resnet.variants import VARIANTS, cifar_variant
+
+
+def _abstract(make):
+    """The model ``make`` builds, with shapes but no weights computed."""
+    return nnx.eval_shape(lambda: make(nnx.Rngs(0)))
+
+
+def _torch_meta_cost(spec):
+    """``d2l_torch.block_cost`` of ``build_resnet(spec)`` at 224x224, counted by the
+    same ``FlopCounterMode`` on the meta device: shapes only, so seconds, not 25 s."""
+    with torch.device("meta"):
+        model = d2l_torch.build_resnet(spec).eval()
+        X = torch.zeros(1, 3, 224, 224)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(X)
+    return {"params": sum(p.numel() for p in model.parameters()),
+            "flops": int(counter.get_total_flops())}
+
+
+@pytest.fixture(scope="module")
+def torch_costs():
+    return {name: _torch_meta_cost(spec) for name, spec in VARIANTS.items()}
+
+
+def test_meta_device_count_is_torchs_block_cost(torch_costs):
+    assert torch_costs["ResNet-18"] == d2l_torch.block_cost(
+        d2l_torch.build_resnet("ResNet-18"), (1, 3, 224, 224))
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_jax_counts_equal_pytorchs(name, torch_costs):
+    model = _abstract(lambda rngs: d2l_jax.build_resnet(VARIANTS[name], rngs=rngs))
+    assert d2l_jax.block_cost(model, (1, 224, 224, 3)) == torch_costs[name]
+
+
+def test_stride_placement_changes_flops_not_params():
+    spec = VARIANTS["ResNet-50"].replace(stride_on="3x3")
+    cost = d2l_jax.block_cost(_abstract(lambda rngs: d2l_jax.build_resnet(spec, rngs=rngs)),
+                              (1, 224, 224, 3))
+    assert cost["flops"] / 2e9 == pytest.approx(4.1, rel=0.01)
+
+
+def test_solutions_table_is_identical_in_jax(torch_costs):
+    """The paper table of the solutions page: the same parameters (M) and GMACs, built
+    as the page builds them (eagerly, real weights) for the smallest network."""
+    def rows(costs):
+        return [[name, cost["params"] / 1e6, cost["flops"] / 2e9]
+                for name, cost in costs.items()]
+
+    jax_costs = {name: d2l_jax.block_cost(_abstract(
+        lambda rngs, spec=spec: d2l_jax.build_resnet(spec, rngs=rngs)), (1, 224, 224, 3))
+        for name, spec in VARIANTS.items()}
+    assert rows(jax_costs) == rows(torch_costs)
+    eager = d2l_jax.block_cost(d2l_jax.build_resnet("ResNet-18"), (1, 224, 224, 3))
+    assert eager == torch_costs["ResNet-18"]
+
+
+def test_book_resnet34_differs_from_the_papers_by_its_projections():
+    arch34 = ((3, 64), (4, 128), (6, 256), (3, 512))
+    book = d2l_jax.count_params(_abstract(lambda rngs: d2l_jax.ResNet(
+        arch34, num_classes=1000, in_channels=3, rngs=rngs)), (1, 224, 224, 3))
+    paper = d2l_jax.count_params(_abstract(
+        lambda rngs: d2l_jax.build_resnet("ResNet-34", rngs=rngs)), (1, 224, 224, 3))
+    assert paper - book == 128 + 256 + 512
+    assert book == d2l_torch.count_params(d2l_torch.ResNet(arch34, num_classes=1000),
+                                          (1, 3, 224, 224))
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda m, **kw: m.ResNet18(**kw), (1, 96, 96, 1)),
+    (lambda m, **kw: m.ResNet(((1, 64), (1, 32)), num_classes=7, **kw), (1, 64, 64, 1)),
+])
+def test_chapter_models_count_like_pytorch(make, shape):
+    jx = d2l_jax.count_params(_abstract(lambda rngs: make(d2l_jax, rngs=rngs)), shape)
+    pt = d2l_torch.count_params(make(d2l_torch), (1, shape[3], *shape[1:3]))
+    assert jx == pt
+
+
+def test_resnext_block_cost_equals_pytorchs():
+    jx = d2l_jax.block_cost(d2l_jax.ResNeXtBlock(64, groups=32, bot_mul=0.5),
+                            (1, 16, 16, 64))
+    assert jx == d2l_torch.block_cost(d2l_torch.ResNeXtBlock(64, groups=32, bot_mul=0.5),
+                                      (1, 64, 16, 16))
+
+
+def test_gradients_explode_in_the_deep_plain_net_only():
+    """As for the other frameworks (tests/test_family.py): at initialization the
+    gradient of the first convolution of the 56-layer plain net dwarfs the last's."""
+    d2l_jax.seed_everything(0)
+    rng = np.random.default_rng(0)
+    X = rng.random((32, 28, 28, 1), dtype=np.float32)
+    y = rng.integers(0, 10, 32)
+    ratios = {}
+    for shortcuts in (False, True):
+        norms = d2l_jax.gradient_norms(
+            d2l_jax.build_resnet(cifar_variant(56, shortcuts), 10, 1), X, y)
+        assert len(norms) == 55  # stem + 54 block convolutions; shortcuts left out
+        ratios[shortcuts] = norms[0] / norms[-1]
+    assert ratios[False] > 100
+    assert ratios[True] < ratios[False] / 10
+
+
+def test_wrong_input_layout_is_named_with_the_fix():
+    model = d2l_jax.build_resnet(cifar_variant(8), 10, 1)
+    with pytest.raises(ValueError, match="channels-first.*transpose"):
+        model(np.zeros((2, 1, 28, 28), np.float32))
+    with pytest.raises(ValueError, match="4-D"):
+        model(np.zeros((28, 28, 1), np.float32))
+    with pytest.raises(TypeError, match="Variant or a variant name"):
+        d2l_jax.build_resnet(((2, 64),))
+
+
+def test_trainer_learns_and_records_what_the_others_record(tiny_data_dir):
+    """tests/test_training.py's check for the other two frameworks, in JAX: three
+    epochs on 200 images; the loss falls and History holds the same fields."""
+    d2l_jax.seed_everything(0)
+    data = d2l_jax.FashionMNIST(batch_size=32, resize=(28, 28), root=tiny_data_dir)
+    model = d2l_jax.ResNet(((1, 64), (1, 128)), lr=0.05)
+    history = d2l_jax.Trainer(max_epochs=3, plot=False, progress=False).fit(model, data)
+    assert len(history.train_loss) == len(history.val_loss) == len(history.val_acc) == 3
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert all(0 <= a <= 1 for a in history.val_acc)
+    assert history.train_images == 600 and history.seconds > 0
+    assert len(history.epoch_seconds) == 3 and sum(history.epoch_seconds) <= history.seconds
+    assert len(history.batch_loss) == 3 * 7
+    sizes = np.array([32] * 6 + [8])
+    for epoch in range(3):
+        batches = np.array(history.batch_loss[7 * epoch:7 * (epoch + 1)])
+        assert np.isclose((batches * sizes).sum() / 200, history.train_loss[epoch], rtol=1e-5)
+    assert history.device == "CPU" or history.device
+    # Evaluation uses the running statistics that training updated.
+    bn = model.net.stem.layers[1]
+    assert bn.use_running_average and not np.allclose(bn.mean.value, 0)
+
+
+def test_trainer_checks_its_arguments(tiny_data_dir):
+    with pytest.raises(ValueError, match="max_epochs must be a positive integer"):
+        d2l_jax.Trainer(max_epochs=0)
+    with pytest.raises(ValueError, match="mixed_precision must be"):
+        d2l_jax.Trainer(1, mixed_precision="fp8")
+    assert d2l_jax.Trainer(1, mixed_precision="bf16").dtype == jax.numpy.bfloat16
+    assert d2l_jax.Trainer(1, mixed_precision="off").dtype is None
+    data = d2l_jax.FashionMNIST(batch_size=100, root=tiny_data_dir)
+    with pytest.raises(ValueError, match="positive learning rate"):
+        d2l_jax.Trainer(1, plot=False, progress=False).fit(d2l_jax.ResNet18(lr=0), data)
+
+
+def test_bf16_training_keeps_float32_weights_and_logits(tiny_data_dir):
+    data = d2l_jax.FashionMNIST(batch_size=100, root=tiny_data_dir, num_val=100)
+    model = d2l_jax.ResNet(((1, 64),), lr=0.05)
+    trainer = d2l_jax.Trainer(1, mixed_precision="bf16", plot=False, progress=False)
+    history = trainer.fit(model, data)
+    assert np.isfinite(history.train_loss[0])
+    conv = model.net.stem.layers[0]
+    assert conv.kernel.value.dtype == np.float32 and conv.dtype is None  # restored
+    X, _ = next(iter(data.val_dataloader()))
+    from d2l_resnet.jax.train import compute_dtype
+    with compute_dtype(model, jax.numpy.bfloat16):
+        assert model(X).dtype == np.float32  # the classifier computes in float32
+
+
+def test_loader_resizes_like_pytorchs(tiny_data_dir):
+    pt = d2l_torch.FashionMNIST(batch_size=8, resize=(96, 96), root=tiny_data_dir)
+    jx = d2l_jax.FashionMNIST(batch_size=8, resize=(96, 96), root=tiny_data_dir)
+    X_pt, y_pt = next(iter(pt.val_dataloader()))
+    X_jx, y_jx = next(iter(jx.val_dataloader()))
+    np.testing.assert_allclose(X_pt.numpy().transpose(0, 2, 3, 1), np.asarray(X_jx), atol=1e-5)
+    np.testing.assert_array_equal(y_pt.numpy(), np.asarray(y_jx))
+    batches = list(jx.train_dataloader())
+    assert [len(y) for _, y in batches] == [8] * 25
+    first = [np.asarray(y).tolist() for _, y in jx.train_dataloader()]
+    assert first != [np.asarray(y).tolist() for _, y in batches]  # reshuffled
+
+
+def test_training_config_follows_the_books_rule(capsys, monkeypatch):
+    monkeypatch.delenv("D2L_RESNET_SIZE", raising=False)
+    config = d2l_jax.training_config()
+    assert config.size == ("full" if d2l_jax.gpu_available() else "small")
+    assert "configuration" in capsys.readouterr().out
+
+
+def test_lesion_accuracies_equal_pytorchs():
+    from test_jax_parity import copy_weights
+
+    rng = np.random.default_rng(0)
+    X = rng.random((24, 28, 28, 1), dtype=np.float32)
+    y = rng.integers(0, 10, 24)
+    pt = d2l_torch.build_resnet(cifar_variant(14), 10, 1)
+    jx = d2l_jax.build_resnet(cifar_variant(14), 10, 1)
+    copy_weights(pt, jx, (2, 28, 28, 1))
+    expected = d2l_torch.lesion_accuracies(
+        pt, torch.from_numpy(X.transpose(0, 3, 1, 2).copy()), torch.from_numpy(y), 12)
+    actual = d2l_jax.lesion_accuracies(jx, X, y, 12)
+    assert actual["skipped"] == expected["skipped"] == [2, 4]
+    np.testing.assert_allclose(actual["deleted"], expected["deleted"])
+    assert actual["intact"] == expected["intact"]
