@@ -12,6 +12,11 @@ network), the last-epoch training losses, the first batch losses, and the lesion
 experiment (every deletable block deleted in turn) on the trained ResNet-56 and
 Plain-56, with its wall time.
 
+``--sizes BATCH TRAIN VAL`` repeats either study with other sizes than the page's run
+(32, 2048, 1024): ``--frameworks jax --sizes 16 1024 512`` is the reduced run that
+``degradation_config`` gives JAX on a CPU. Such results are kept under
+``"<framework> BATCH/TRAIN/VAL"``.
+
 Results are merged into ``bench/results/degradation-seeds.json``. Run heavy jobs as
 ``flock /tmp/bench.lock nice -n 5 python bench/degradation_seeds.py --train``.
 """
@@ -55,6 +60,19 @@ def framework(name):
                     break
             return (torch.cat([b[0] for b in batches])[:n],
                     torch.cat([b[1] for b in batches])[:n])
+    elif name == "jax":
+        import jax.numpy as jnp
+
+        from d2l_resnet import jax as m
+
+        def val_subset(data, n):
+            batches = []
+            for X, y in data.val_dataloader():
+                batches.append((X, y))
+                if sum(len(b[1]) for b in batches) >= n:
+                    break
+            return (jnp.concatenate([b[0] for b in batches])[:n],
+                    jnp.concatenate([b[1] for b in batches])[:n])
     else:
         from d2l_resnet import tensorflow as m
 
@@ -63,14 +81,17 @@ def framework(name):
     return m, val_subset
 
 
-def page_data(m):
-    return m.FashionMNIST(batch_size=32, resize=28, num_train=2048, num_val=1024)
+PAGE = dict(batch_size=32, num_train=2048, num_val=1024)
 
 
-def gradient_ratios(fw: str, seeds) -> dict:
+def page_data(m, sizes=PAGE):
+    return m.FashionMNIST(resize=28, **sizes)
+
+
+def gradient_ratios(fw: str, seeds, sizes=PAGE) -> dict:
     m, _ = framework(fw)
     m.seed_everything(0)
-    data = page_data(m)
+    data = page_data(m, sizes)
     X, y = next(iter(data.train_dataloader()))
     out = {}
     for seed in seeds:
@@ -87,12 +108,12 @@ def gradient_ratios(fw: str, seeds) -> dict:
     return out
 
 
-def train_runs(fw: str, seeds, lesion_images: int) -> dict:
+def train_runs(fw: str, seeds, lesion_images: int, sizes=PAGE) -> dict:
     m, val_subset = framework(fw)
     out = {}
     for seed in seeds:
         m.seed_everything(seed)  # as on the page: one data object for all networks
-        data = page_data(m)
+        data = page_data(m, sizes)
         next(iter(data.train_dataloader()))  # the page draws the gradients' batch
         X_val, y_val = val_subset(data, lesion_images)
         row = {"final": {}, "val_acc": {}, "first_batches": {}, "seconds": {}, "lesion": {}}
@@ -157,19 +178,26 @@ def main():
     parser.add_argument("--train", action="store_true", help="run the training runs")
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
     parser.add_argument("--frameworks", nargs="+", default=["torch", "tensorflow"],
-                        choices=["torch", "tensorflow"])
+                        choices=["torch", "tensorflow", "jax"])
     parser.add_argument("--lesion-images", type=int, default=128)
+    parser.add_argument("--sizes", type=int, nargs=3, metavar=("BATCH", "TRAIN", "VAL"),
+                        help="batch size and numbers of training and validation images, "
+                             f"if not the page's {tuple(PAGE.values())}; the results are "
+                             "kept under '<framework> BATCH/TRAIN/VAL'")
     args = parser.parse_args()
+    sizes = PAGE if args.sizes is None else dict(zip(PAGE, args.sizes))
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results["machine"] = f"{platform.processor() or platform.machine()}, {platform.node()}"
     key = "training" if args.train else "gradients"
     seeds = args.seeds if args.seeds is not None else ([0, 1, 2] if args.train else range(10))
     section = results.setdefault(key, {})
     for fw in args.frameworks:
+        key_fw = fw if sizes == PAGE else f"{fw} {'/'.join(map(str, sizes.values()))}"
         if args.train:
-            section.setdefault(fw, {}).update(train_runs(fw, seeds, args.lesion_images))
+            section.setdefault(key_fw, {}).update(
+                train_runs(fw, seeds, args.lesion_images, sizes))
         else:
-            section.setdefault(fw, {}).update(gradient_ratios(fw, seeds))
+            section.setdefault(key_fw, {}).update(gradient_ratios(fw, seeds, sizes))
         RESULTS.parent.mkdir(exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     if "gradients" in results:

@@ -123,7 +123,7 @@ def _frameworks(page):
 def test_framework_tabs_switch_the_whole_page(page, server, path):
     _open(page, server, path)
     fws = _frameworks(page)
-    assert fws[:2] == ["pytorch", "tensorflow"] and set(fws) <= set(FRAMEWORKS)
+    assert fws == list(FRAMEWORKS), "every code page has a PyTorch, a TensorFlow and a JAX tab"
     shown = _shown(page)
     assert shown and all(s == ["pytorch"] for s in shown), "PyTorch is the default"
     for fw in reversed(fws):
@@ -139,6 +139,9 @@ def test_framework_tabs_work_from_the_keyboard(page, server):
         == "pytorch"
     page.keyboard.press("ArrowRight")
     assert all(s == ["tensorflow"] for s in _shown(page))
+    page.keyboard.press("ArrowRight")
+    assert all(s == ["jax"] for s in _shown(page))
+    page.keyboard.press("ArrowLeft")
     page.keyboard.press("ArrowLeft")
     assert all(s == ["pytorch"] for s in _shown(page))
     # Tab from the page's top reaches a framework tab without the mouse
@@ -163,6 +166,23 @@ def test_framework_choice_persists_across_pages_and_editions(page, server):
     _shot(page, "tensorflow-remembered.png")
     _open(page, server, "fr/resnext.html?framework=pytorch")  # a link may preselect
     assert all(s == ["pytorch"] for s in _shown(page))
+
+
+@pytest.mark.parametrize("lang", EDITIONS)
+def test_jax_choice_is_remembered_in_every_edition(page, server, lang):
+    """Choosing JAX on one page of an edition shows JAX on its other pages, on the
+    degradation page (the last to get JAX cells) and in the other editions."""
+    _open(page, server, f"{lang}/residual-blocks.html")
+    page.locator(".framework-tabs > label", has_text="JAX").first.click()
+    assert all(s == ["jax"] for s in _shown(page))
+    for path in (f"{lang}/degradation.html", f"{lang}/training.html",
+                 *(f"{other}/resnext.html" for other in EDITIONS if other != lang)):
+        _open(page, server, path)
+        shown = _shown(page)
+        assert shown and all(s == ["jax"] for s in shown), path
+    _open(page, server, f"{lang}/degradation.html")
+    page.locator(".framework-tabs").nth(2).scroll_into_view_if_needed()  # the gradients
+    _shot(page, f"jax-{lang}-degradation.png")
 
 
 def test_choice_stored_by_the_old_tab_script_is_kept(page, server):

@@ -198,6 +198,17 @@ def test_training_config_follows_the_books_rule(capsys, monkeypatch):
     assert "configuration" in capsys.readouterr().out
 
 
+def test_degradation_run_is_reduced_only_for_jax_on_a_cpu(capsys, monkeypatch):
+    from d2l_resnet import torch as d2l_torch
+
+    monkeypatch.delenv("D2L_RESNET_SIZE", raising=False)
+    config = d2l_jax.degradation_config()
+    assert config.size == ("full" if d2l_jax.gpu_available() else "small")
+    assert d2l_torch.degradation_config().size == "full"
+    out = capsys.readouterr().out
+    assert out.count("Degradation run") + out.count("degradation run") == 2, out
+
+
 def test_lesion_accuracies_equal_pytorchs():
     from test_jax_parity import copy_weights
 

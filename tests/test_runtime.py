@@ -51,6 +51,49 @@ def test_bad_size_value(monkeypatch):
         runtime.training_config(gpu=False)
 
 
+@pytest.mark.parametrize("slow,env,size", [
+    (False, None, "full"), (True, None, "small"), (True, "full", "full"),
+    (False, "small", "small"), (True, "auto", "small"),
+])
+def test_degradation_sizing_rule(monkeypatch, slow, env, size):
+    if env is None:
+        monkeypatch.delenv(runtime.SIZE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(runtime.SIZE_ENV, env)
+    assert runtime.degradation_config(slow_cpu=slow).size == size
+
+
+def test_degradation_runs_keep_the_updates_and_the_learning_rate():
+    page = runtime.degradation_config(slow_cpu=False)
+    small = runtime.degradation_config(slow_cpu=True)
+    assert (page.resize, page.batch_size, page.num_train, page.num_val, page.max_epochs,
+            page.lr) == ((28, 28), 32, 2048, 1024, 3, 0.02)
+    assert small.num_train < page.num_train and small.num_val < page.num_val
+    assert small.num_train // small.batch_size == page.num_train // page.batch_size
+    assert (small.max_epochs, small.lr, small.resize) == (page.max_epochs, page.lr, page.resize)
+
+
+@pytest.mark.parametrize("lang,words", [
+    ("en", ("Reduced degradation run (JAX without a GPU", "1,024 training", "batch 16")),
+    ("pt", ("Experimento de degradação reduzido (JAX sem GPU", "1.024 imagens", "lote de 16")),
+    ("fr", ("Expérience de dégradation réduite (JAX sans GPU", "1\u202f024 images",
+            "lots de 16")),
+])
+def test_degradation_run_says_what_it_is(monkeypatch, lang, words):
+    monkeypatch.delenv(runtime.SIZE_ENV, raising=False)
+    i18n.set_language(lang)
+    text = runtime.degradation_config(slow_cpu=True).describe()
+    assert all(w in text for w in words), text
+    assert "D2L_RESNET_SIZE=full" in text
+    assert "D2L_RESNET_SIZE" not in runtime.degradation_config(slow_cpu=False).describe()
+
+
+def test_degradation_bad_size_value(monkeypatch):
+    monkeypatch.setenv(runtime.SIZE_ENV, "tiny")
+    with pytest.raises(ValueError, match="must be 'auto', 'full' or 'small'"):
+        runtime.degradation_config(slow_cpu=False)
+
+
 @pytest.mark.parametrize("value,expected", [(96, (96, 96)), ((32, 48), (32, 48)),
                                             ([28, 28], (28, 28))])
 def test_parse_resize(value, expected):

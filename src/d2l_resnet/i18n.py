@@ -29,6 +29,18 @@ MESSAGES: dict[str, dict[str, str]] = {
             "The book's configuration is 96x96 images, batch 128, 10 epochs, lr 0.01, all data; "
             "set D2L_RESNET_SIZE=full to run it."
         ),
+        "degradation_full": (
+            "Degradation run ({reason}): {num_train} training and {num_val} validation "
+            "images at {resize[0]}x{resize[1]}, batch {batch_size}, {max_epochs} epochs, lr {lr}."
+        ),
+        "degradation_small": (
+            "Reduced degradation run ({reason}): {num_train} training and {num_val} validation "
+            "images at {resize[0]}x{resize[1]}, batch {batch_size}, {max_epochs} epochs, lr {lr}: "
+            "as many updates as the page's run of 2,048 and 1,024 images in batches of 32, "
+            "in less time; set D2L_RESNET_SIZE=full to run that."
+        ),
+        "reason_any": "the same on every machine",
+        "reason_jax_cpu": "JAX without a GPU, whose convolutions are slow on a CPU",
         "reason_gpu": "a GPU was found",
         "reason_cpu": "no GPU was found",
         "reason_env": "D2L_RESNET_SIZE={value}",
@@ -58,6 +70,20 @@ MESSAGES: dict[str, dict[str, str]] = {
             "treino e {num_val} de validação. A configuração do livro usa imagens 96x96, lote de "
             "128, 10 épocas, taxa 0,01 e todos os dados; defina D2L_RESNET_SIZE=full para rodá-la."
         ),
+        "degradation_full": (
+            "Experimento de degradação ({reason}): {num_train} imagens de treino e {num_val} de "
+            "validação em {resize[0]}x{resize[1]}, lote de {batch_size}, {max_epochs} épocas, "
+            "taxa de aprendizado {lr}."
+        ),
+        "degradation_small": (
+            "Experimento de degradação reduzido ({reason}): {num_train} imagens de treino e "
+            "{num_val} de validação em {resize[0]}x{resize[1]}, lote de {batch_size}, "
+            "{max_epochs} épocas, taxa de aprendizado {lr}: tantas atualizações quanto na "
+            "execução da página, com 2.048 e 1.024 imagens em lotes de 32, em menos tempo; "
+            "defina D2L_RESNET_SIZE=full para rodá-la."
+        ),
+        "reason_any": "o mesmo em qualquer máquina",
+        "reason_jax_cpu": "JAX sem GPU, cujas convoluções são lentas na CPU",
         "reason_gpu": "há uma GPU",
         "reason_cpu": "nenhuma GPU encontrada",
         "reason_env": "D2L_RESNET_SIZE={value}",
@@ -88,6 +114,20 @@ MESSAGES: dict[str, dict[str, str]] = {
             "images 96x96, des lots de 128, 10 époques, un taux de 0,01 et toutes les données ; "
             "définissez D2L_RESNET_SIZE=full pour la lancer."
         ),
+        "degradation_full": (
+            "Expérience de dégradation ({reason}) : {num_train} images d'entraînement et "
+            "{num_val} de validation en {resize[0]}x{resize[1]}, lots de {batch_size}, "
+            "{max_epochs} époques, taux d'apprentissage {lr}."
+        ),
+        "degradation_small": (
+            "Expérience de dégradation réduite ({reason}) : {num_train} images d'entraînement "
+            "et {num_val} de validation en {resize[0]}x{resize[1]}, lots de {batch_size}, "
+            "{max_epochs} époques, taux d'apprentissage {lr} : autant de mises à jour que "
+            "l'exécution de la page, avec 2\u202f048 et 1\u202f024 images en lots de 32, en "
+            "moins de temps ; définissez D2L_RESNET_SIZE=full pour la lancer."
+        ),
+        "reason_any": "la même sur toute machine",
+        "reason_jax_cpu": "JAX sans GPU, dont les convolutions sont lentes sur CPU",
         "reason_gpu": "un GPU est disponible",
         "reason_cpu": "aucun GPU trouvé",
         "reason_env": "D2L_RESNET_SIZE={value}",

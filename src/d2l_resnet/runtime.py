@@ -69,6 +69,52 @@ def training_config(gpu: bool, size: str | None = None) -> TrainingConfig:
     return TrainingConfig(size=size, reason=reason, **values)
 
 
+class DegradationConfig(TrainingConfig):
+    """The run of the degradation page: five CIFAR-style networks on 28x28 images."""
+
+    def describe(self) -> str:
+        fields = dict(self.__dict__, lr=i18n.number(self.lr),
+                      num_train=i18n.number(self.num_train), num_val=i18n.number(self.num_val))
+        key = "degradation_full" if self.size == "full" else "degradation_small"
+        return i18n.t(key, **fields)
+
+
+# The degradation page's run, the same in every framework on every machine ...
+DEGRADATION = dict(resize=(28, 28), batch_size=32, max_epochs=3, lr=0.02, num_train=2048,
+                   num_val=1024)
+# ... except JAX on a CPU, whose convolutions on these small maps are much slower than
+# PyTorch's (bench/degradation_seeds.py, 2 cores: 261 s for the five networks against
+# 74-83 s). Half the images in batches of half the size keep the number of updates
+# (192), the epochs and the learning rate, and took 157-164 s; the page's checks held
+# for seeds 0 to 2 (same script, --sizes 16 1024 512).
+DEGRADATION_SMALL = dict(DEGRADATION, batch_size=16, num_train=1024, num_val=512)
+
+
+def degradation_config(slow_cpu: bool, size: str | None = None) -> DegradationConfig:
+    """The degradation page's run, by the same rule and variable as ``training_config``.
+
+    Args:
+        slow_cpu: Whether the framework is one whose CPU convolutions are too slow for
+            the page's run (JAX without a GPU).
+        size: ``"full"``, ``"small"`` or ``"auto"``; by default ``D2L_RESNET_SIZE``.
+
+    Returns:
+        The page's run unless ``size`` is ``"small"``, or ``"auto"`` with ``slow_cpu``.
+    """
+    from_env = size is None and os.environ.get(SIZE_ENV)
+    size = (size or os.environ.get(SIZE_ENV) or "auto").strip().lower()
+    if size not in ("auto", "full", "small"):
+        raise ValueError(f"{SIZE_ENV} must be 'auto', 'full' or 'small', got {size!r}")
+    if from_env and size != "auto":
+        reason = i18n.t("reason_env", value=size)
+    else:
+        reason = i18n.t("reason_jax_cpu" if slow_cpu else "reason_any")
+    if size == "auto":
+        size = "small" if slow_cpu else "full"
+    values = DEGRADATION if size == "full" else DEGRADATION_SMALL
+    return DegradationConfig(size=size, reason=reason, **values)
+
+
 def quiet_tensorflow() -> None:
     """Silences most of TensorFlow's C++ log lines; works only before TensorFlow loads.
 

@@ -18,6 +18,7 @@ from .train import Trainer
 from .utils import (
     block_cost,
     count_params,
+    degradation_config,
     gpu_available,
     layer_summary,
     seed_everything,
@@ -30,5 +31,5 @@ __all__ = [
     "build_resnet", "gradient_norms", "lesion_accuracies",
     "RESNET18_ARCH", "FashionMNIST", "ResNeXtBlock", "ResNet", "ResNet18", "Residual",
     "Trainer", "block_cost", "count_params", "gpu_available", "layer_summary",
-    "seed_everything", "training_config", "try_gpu",
+    "seed_everything", "degradation_config", "training_config", "try_gpu",
 ]

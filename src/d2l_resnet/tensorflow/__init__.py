@@ -25,6 +25,7 @@ from .train import Trainer
 from .utils import (
     block_cost,
     count_params,
+    degradation_config,
     gpu_available,
     layer_summary,
     seed_everything,
@@ -40,5 +41,5 @@ __all__ = [
     "build_resnet", "gradient_norms", "lesion_accuracies",
     "RESNET18_ARCH", "FashionMNIST", "ResNeXtBlock", "ResNet", "ResNet18", "Residual",
     "Trainer", "block_cost", "count_params", "gpu_available", "layer_summary",
-    "seed_everything", "training_config", "try_gpu", "use_memory_growth",
+    "seed_everything", "degradation_config", "training_config", "try_gpu", "use_memory_growth",
 ]

@@ -78,6 +78,14 @@ def training_config(size=None) -> runtime.TrainingConfig:
     return config
 
 
+def degradation_config(size=None) -> runtime.DegradationConfig:
+    """The degradation page's run for this machine; prints which one runs.
+    """
+    config = runtime.degradation_config(False, size)
+    print(textwrap.fill(config.describe(), width=72))
+    return config
+
+
 def seed_everything(seed: int = 0) -> None:
     """Seeds Python, NumPy and PyTorch for a reproducible run."""
     random.seed(seed)
