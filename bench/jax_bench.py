@@ -1,10 +1,12 @@
 """JAX runs for the speed benchmark: a D2L-style baseline against the library's Trainer.
 
-``bench/train_speed.py`` calls ``jax_baseline(arrays, args)`` and
-``jax_library(arrays, args)``; ``arrays`` is ``(train_images, train_labels, val_images,
-val_labels)`` with uint8 images (N, 28, 28), and ``args`` has ``resize``,
-``batch_size``, ``lr``, ``epochs``, ``seed``, ``data``, ``num_train`` and ``num_val``.
-Both return ``{"epoch_seconds": [...], "val_acc": [...], "images": int}``.
+``bench/train_speed.py`` calls ``jax_baseline(arrays, args, make_model)`` and
+``jax_library(arrays, args, make_model, data)``; ``arrays`` is ``(train_images,
+train_labels, val_images, val_labels)`` with uint8 images (N, 28, 28), ``args`` has
+``resize``, ``batch_size``, ``lr``, ``epochs``, ``seed``, ``data``, ``num_train`` and
+``num_val``, and ``make_model()`` builds a fresh model (``model_factory``: the book's
+ResNet-18, or a degradation network). Both return ``{"epoch_seconds": [...],
+"val_acc": [...], "images": int, "train_loss": [...]}``.
 """
 
 from __future__ import annotations
@@ -24,14 +26,25 @@ def _size(resize):
     return (resize, resize) if isinstance(resize, int) else tuple(resize)
 
 
-def jax_baseline(arrays, args) -> dict:
+def model_factory(args, spec=None):
+    """A function that builds a fresh model: the book's ResNet-18 (``spec`` None) or the
+    degradation page's network ``spec``, seeded with ``args.seed``."""
+    def make():
+        d2l_jax.seed_everything(args.seed)
+        if spec is None:
+            return d2l_jax.ResNet18(lr=args.lr)
+        return d2l_jax.build_resnet(spec, num_classes=10, in_channels=1, lr=args.lr)
+    return make
+
+
+def jax_baseline(arrays, args, make_model=None) -> dict:
     """The way D2L's JAX chapters train: float32, each image resized on the host (one
     ``jax.image.resize`` call per image), and the loss read back after every batch,
-    which waits for the step to finish. Same model (the library's ResNet-18), data,
-    learning rate and seed as ``jax_library``."""
+    which waits for the step to finish. Same model, data, learning rate and seed as
+    ``jax_library``."""
     train_x, train_y, val_x, val_y = _cut(arrays, args)
     size = _size(args.resize)
-    model = d2l_jax.ResNet18(lr=args.lr, rngs=nnx.Rngs(args.seed))
+    model = (make_model or model_factory(args))()
     optimizer = nnx.Optimizer(model, optax.sgd(args.lr), wrt=nnx.Param)
 
     @nnx.jit
@@ -51,16 +64,17 @@ def jax_baseline(arrays, args) -> dict:
         return jax.image.resize(X, (*size, 1), method="bilinear") if size != (28, 28) else X
 
     rng = np.random.default_rng(args.seed)
-    epoch_seconds, val_acc = [], []
+    epoch_seconds, val_acc, train_loss = [], [], []
     for _ in range(args.epochs):
         start = time.perf_counter()
         model.train()
         order = rng.permutation(len(train_y))
+        losses = []
         for i in range(0, len(order), args.batch_size):
             idx = order[i:i + args.batch_size]
             X = jnp.stack([resize_one(img) for img in train_x[idx]])
             loss = train_step(model, optimizer, X, jnp.asarray(train_y[idx], jnp.int32))
-            float(loss)  # read back every batch: a host sync
+            losses.append(float(loss))  # read back every batch: a host sync
         model.eval()
         correct = 0
         for i in range(0, len(val_y), args.batch_size):
@@ -68,28 +82,37 @@ def jax_baseline(arrays, args) -> dict:
             correct += int((np.asarray(predict(model, X)) == val_y[i:i + args.batch_size]).sum())
         epoch_seconds.append(time.perf_counter() - start)
         val_acc.append(correct / len(val_y))
+        train_loss.append(float(np.mean(losses)))
     return {"epoch_seconds": epoch_seconds, "val_acc": val_acc,
-            "images": args.epochs * len(train_y)}
+            "images": args.epochs * len(train_y), "train_loss": train_loss}
 
 
-def jax_library(arrays, args) -> dict:
-    """The library's way: ``Trainer(...).fit(ResNet18, FashionMNIST)``."""
-    d2l_jax.seed_everything(args.seed)
-    data = d2l_jax.FashionMNIST(batch_size=args.batch_size, resize=args.resize,
+def jax_data(args):
+    return d2l_jax.FashionMNIST(batch_size=args.batch_size, resize=args.resize,
                                 root=args.data, num_train=args.num_train,
-                                num_val=args.num_val, seed=args.seed, download=False)
-    model = d2l_jax.ResNet18(lr=args.lr)
+                                num_val=args.num_val, seed=args.seed)
+
+
+def jax_library(arrays, args, make_model=None, data=None) -> dict:
+    """The library's way: ``Trainer(...).fit(model, FashionMNIST)``, one call."""
+    data = data or jax_data(args)
+    model = (make_model or model_factory(args))()
     history = d2l_jax.Trainer(max_epochs=args.epochs, plot=False, progress=False).fit(
         model, data)
     return {"epoch_seconds": history.epoch_seconds, "val_acc": history.val_acc,
-            "images": history.train_images}
+            "images": history.train_images, "train_loss": history.train_loss}
 
 
-def jax_step_flops(batch_size: int, resize) -> int:
-    """FLOPs of one ResNet-18 training step (forward, backward, SGD update) on a batch
-    of ``batch_size`` images of size ``resize``, by XLA's cost analysis of the compiled
-    step. This counts everything XLA executes, elementwise operations included."""
-    model = nnx.eval_shape(lambda: d2l_jax.ResNet18(rngs=nnx.Rngs(0)))
+def jax_step_flops(batch_size: int, resize, make_model=None) -> int:
+    """FLOPs of one training step (forward and backward) on a batch of ``batch_size``
+    images of size ``resize``: the convolutions and matrix products of the step's
+    jaxpr, each counted by XLA's cost analysis (``d2l_jax.utils.jaxpr_flops``, padding
+    included). That is what PyTorch's ``flop_counter`` counts, so the two frameworks'
+    GFLOP/s compare."""
+    from d2l_resnet.jax.utils import jaxpr_flops
+
+    make_model = make_model or (lambda: d2l_jax.ResNet18(rngs=nnx.Rngs(0)))
+    model = nnx.eval_shape(make_model)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
 
     def step(params, rest, X, y):
@@ -101,9 +124,7 @@ def jax_step_flops(batch_size: int, resize) -> int:
 
     X = jax.ShapeDtypeStruct((batch_size, *_size(resize), 1), jnp.float32)
     y = jax.ShapeDtypeStruct((batch_size,), jnp.int32)
-    cost = jax.jit(step).lower(params, rest, X, y).compile().cost_analysis()
-    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    return int(cost["flops"])
+    return jaxpr_flops(jax.make_jaxpr(step)(params, rest, X, y).jaxpr)
 
 
 def _cut(arrays, args):

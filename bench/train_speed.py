@@ -33,7 +33,7 @@ machine, the library versions and the command line. Examples:
     python bench/train_speed.py --case degradation --framework tensorflow
 
 ``--framework jax`` runs ``bench/jax_bench.py`` (``jax_baseline``, ``jax_library``,
-``jax_step_flops``), resnet18 case only.
+``jax_step_flops``), in both cases.
 """
 
 from __future__ import annotations
@@ -330,17 +330,28 @@ def _jax_bench():
                          f"is not installed ({e})") from None
 
 
+def jax_model_factory(args, spec=None):
+    return _jax_bench().model_factory(args, spec)
+
+
 def jax_baseline(arrays, args, make_model=None, name=None):
-    return Run.from_dict("baseline", _jax_bench().jax_baseline(arrays, args), name)
+    return Run.from_dict("baseline", _jax_bench().jax_baseline(arrays, args, make_model),
+                         name)
 
 
 def jax_library(arrays, args, make_model=None, name=None, data=None):
-    return Run.from_dict("library", _jax_bench().jax_library(arrays, args), name)
+    return Run.from_dict("library", _jax_bench().jax_library(arrays, args, make_model, data),
+                         name)
+
+
+def jax_data(args):
+    return _jax_bench().jax_data(args)
 
 
 def jax_flops(args, spec=None):
-    # jax_step_flops(batch_size, resize): FLOPs of one training step on a whole batch.
-    step = _jax_bench().jax_step_flops(args.batch_size, args.resize)
+    # jax_step_flops: FLOPs of one training step on a whole batch.
+    step = _jax_bench().jax_step_flops(args.batch_size, args.resize,
+                                       jax_model_factory(args, spec))
     return {"train": step / args.batch_size, "eval": None}
 
 
@@ -350,8 +361,10 @@ PLANS = {
     "tensorflow": dict(baseline=tf_baseline, library=tf_library, flops=tf_flops,
                        data=tf_data, models=tf_model_factory,
                        counter="traced tf.function graph (bench/flops.py)"),
-    "jax": dict(baseline=jax_baseline, library=jax_library, flops=jax_flops, data=None,
-                models=None, counter="bench/jax_bench.py: jax_step_flops"),
+    "jax": dict(baseline=jax_baseline, library=jax_library, flops=jax_flops, data=jax_data,
+                models=jax_model_factory,
+                counter="XLA cost analysis of each convolution and matrix product in the "
+                        "step's jaxpr (bench/jax_bench.py: jax_step_flops)"),
 }
 
 
@@ -375,8 +388,6 @@ def degradation_specs(selection=None):
 def run_framework(fw, arrays, args):
     """Baseline and library runs of one framework, with GEMM rates before and after."""
     plan = PLANS[fw]
-    if fw == "jax" and args.case != "resnet18":
-        raise SystemExit("--framework jax: bench/jax_bench.py covers the resnet18 case only")
     gemm_before = {} if args.no_gemm else flops.gemm_rates(n=args.gemm_size)
     if args.case == "resnet18":
         networks = [(None, "ResNet-18")]
