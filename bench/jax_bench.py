@@ -103,12 +103,12 @@ def jax_library(arrays, args, make_model=None, data=None) -> dict:
             "images": history.train_images, "train_loss": history.train_loss}
 
 
-def jax_step_flops(batch_size: int, resize, make_model=None) -> int:
-    """FLOPs of one training step (forward and backward) on a batch of ``batch_size``
-    images of size ``resize``: the convolutions and matrix products of the step's
-    jaxpr, each counted by XLA's cost analysis (``d2l_jax.utils.jaxpr_flops``, padding
-    included). That is what PyTorch's ``flop_counter`` counts, so the two frameworks'
-    GFLOP/s compare."""
+def jax_step_flops(batch_size: int, resize, make_model=None) -> tuple[int, int]:
+    """FLOPs of one training step (forward and backward) and of one evaluation step
+    (forward) on a batch of ``batch_size`` images of size ``resize``: the convolutions
+    and matrix products of the steps' jaxprs, each counted by XLA's cost analysis
+    (``d2l_jax.utils.jaxpr_flops``, padding included). That is what PyTorch's
+    ``flop_counter`` counts, so the two frameworks' GFLOP/s compare."""
     from d2l_resnet.jax.utils import jaxpr_flops
 
     make_model = make_model or (lambda: d2l_jax.ResNet18(rngs=nnx.Rngs(0)))
@@ -122,9 +122,15 @@ def jax_step_flops(batch_size: int, resize, make_model=None) -> int:
         new = jax.tree.map(lambda p, g: p - 0.1 * g, nnx.state(model, nnx.Param), grads)
         return new, nnx.state(model, nnx.BatchStat)
 
+    def forward(params, rest, X):
+        model = nnx.merge(graphdef, params, rest)
+        model.eval()
+        return model(X)
+
     X = jax.ShapeDtypeStruct((batch_size, *_size(resize), 1), jnp.float32)
     y = jax.ShapeDtypeStruct((batch_size,), jnp.int32)
-    return jaxpr_flops(jax.make_jaxpr(step)(params, rest, X, y).jaxpr)
+    return (jaxpr_flops(jax.make_jaxpr(step)(params, rest, X, y).jaxpr),
+            jaxpr_flops(jax.make_jaxpr(forward)(params, rest, X).jaxpr))
 
 
 def _cut(arrays, args):

@@ -24,7 +24,8 @@ The yardstick is the machine's own GEMM rate, measured in this process before an
 after each framework's runs (a 2048x2048 ``torch.matmul`` in bf16 and in fp32), and
 the FLOPs of one training step, counted by each framework (``flops.py``). For each
 framework and trainer the results give images/s (training images per second of
-wall time, evaluation included), GFLOP/s (training FLOPs per second), the fraction
+wall time, evaluation included), GFLOP/s (the FLOPs of the training steps and of the
+evaluation after each epoch, per second of the same wall time), the fraction
 of the bf16 GEMM rate, the ratio library/baseline and the validation accuracy. They
 are printed and written to ``bench/results/<case>-<framework>.json`` with the
 machine, the library versions and the command line. Examples:
@@ -86,6 +87,10 @@ def parse_args(argv=None):
                    help="n of the n x n matrices of the GEMM yardstick")
     p.add_argument("--no-gemm", action="store_true",
                    help="skip the GEMM measurements (the fractions are then null)")
+    p.add_argument("--resummarize", nargs="+", metavar="JSON", default=None,
+                   help="train nothing: recount the FLOPs of these result files with the "
+                        "current counters and redo their summaries from the stored "
+                        "timings (for files written before a counter changed)")
     args = p.parse_args(argv)
     for key, value in CASES[args.case].items():
         if getattr(args, key) is None:
@@ -111,14 +116,22 @@ class Run:
         return run
 
 
-def summarize(name, runs, step_flops, gemm, target):
+def run_flops(r, step_flops, val_images):
+    """The FLOPs one run computed: its training steps, and the evaluation passes over
+    ``val_images`` images after each epoch (both are in its wall time)."""
+    f = step_flops[r.network]
+    return r.images * f["train"] + len(r.epoch_seconds) * val_images * (f["eval"] or 0)
+
+
+def summarize(name, runs, step_flops, gemm, target, val_images=0):
     """One trainer's report over one or more runs (networks): speed, FLOP rate,
-    fractions of the GEMM rates, accuracy."""
+    fractions of the GEMM rates, accuracy. The FLOP rate counts the training steps and
+    the evaluation after each epoch, since the wall time holds both."""
     seconds = sum(sum(r.epoch_seconds) for r in runs)
     images = sum(r.images for r in runs)
-    train_flops = sum(r.images * step_flops[r.network]["train"] for r in runs)
-    report = {"name": name, "images_per_s": images / seconds, "seconds": round(seconds, 2),
-              "images": images, "gflop_per_s": train_flops / seconds / 1e9}
+    total_flops = sum(run_flops(r, step_flops, val_images) for r in runs)
+    report = {"name": name, "images_per_s": images / seconds, "seconds": round(seconds, 4),
+              "images": images, "gflop_per_s": total_flops / seconds / 1e9}
     for dtype in ("bf16", "fp32"):
         rate = gemm.get(dtype)
         report[f"fraction_of_{dtype}_gemm"] = (report["gflop_per_s"] / rate) if rate else None
@@ -126,15 +139,15 @@ def summarize(name, runs, step_flops, gemm, target):
         r = runs[0]
         reached = next((sum(r.epoch_seconds[:i + 1]) for i, a in enumerate(r.val_acc)
                         if a >= target), None)
-        report.update(seconds_per_epoch=[round(s, 2) for s in r.epoch_seconds],
+        report.update(seconds_per_epoch=[round(s, 4) for s in r.epoch_seconds],
                       val_acc=[round(a, 4) for a in r.val_acc],
                       seconds_to_target=None if reached is None else round(reached, 1))
     else:
         report["networks"] = {
             r.network: {"images_per_s": r.images / sum(r.epoch_seconds),
-                        "seconds": round(sum(r.epoch_seconds), 2),
-                        "seconds_per_epoch": [round(s, 2) for s in r.epoch_seconds],
-                        "gflop_per_s": r.images * step_flops[r.network]["train"]
+                        "seconds": round(sum(r.epoch_seconds), 4),
+                        "seconds_per_epoch": [round(s, 4) for s in r.epoch_seconds],
+                        "gflop_per_s": run_flops(r, step_flops, val_images)
                         / sum(r.epoch_seconds) / 1e9,
                         "val_acc": [round(a, 4) for a in r.val_acc],
                         "train_loss": [round(v, 4) for v in r.train_loss]}
@@ -350,9 +363,9 @@ def jax_data(args):
 
 def jax_flops(args, spec=None):
     # jax_step_flops: FLOPs of one training step on a whole batch.
-    step = _jax_bench().jax_step_flops(args.batch_size, args.resize,
-                                       jax_model_factory(args, spec))
-    return {"train": step / args.batch_size, "eval": None}
+    train, evaluation = _jax_bench().jax_step_flops(args.batch_size, args.resize,
+                                                    jax_model_factory(args, spec))
+    return {"train": train / args.batch_size, "eval": evaluation / args.batch_size}
 
 
 PLANS = {
@@ -408,7 +421,8 @@ def run_framework(fw, arrays, args):
                   f"val_acc {[round(a, 3) for a in r.val_acc]}", flush=True)
     gemm_after = {} if args.no_gemm else flops.gemm_rates(n=args.gemm_size)
     gemm = {k: (gemm_before[k] + gemm_after[k]) / 2 for k in gemm_before}
-    reports = {which: summarize(which, rs, step_flops, gemm, args.target_acc)
+    val_images = min(args.num_val, len(arrays[3]))
+    reports = {which: summarize(which, rs, step_flops, gemm, args.target_acc, val_images)
                for which, rs in runs.items()}
     base, lib = reports["baseline"], reports["library"]
     ratio = lib["images_per_s"] / base["images_per_s"]
@@ -446,8 +460,52 @@ def run_framework(fw, arrays, args):
     }
 
 
+def resummarize(path):
+    """Recounts a result file's FLOPs and redoes its summaries from its stored timings."""
+    with open(path) as f:
+        result = json.load(f)
+    fw, config = result["framework"], result["config"]
+    args = parse_args(["--case", result["case"], "--framework", fw])
+    for key, value in config.items():
+        if key != "networks":
+            setattr(args, key, value)
+    specs = ({None: "ResNet-18"} if result["case"] == "resnet18" else
+             {s: s.name for s in degradation_specs(",".join(config["networks"]))})
+    step_flops = {name: PLANS[fw]["flops"](args, spec) for spec, name in specs.items()}
+    for which in ("baseline", "library"):
+        report, runs = result[which], []
+        per_net = report.get("networks") or {config["networks"][0]: report}
+        for name, r in per_net.items():
+            run = Run(which, name)
+            run.epoch_seconds = list(r["seconds_per_epoch"])
+            run.val_acc = list(r["val_acc"])
+            run.train_loss = list(r.get("train_loss", []))
+            run.images = round(r["images_per_s"] * sum(run.epoch_seconds)) \
+                if "networks" in report else report["images"]
+            runs.append(run)
+        new = summarize(which, runs, step_flops, result["gemm_gflop_per_s"],
+                        report.get("target_acc", args.target_acc), config["num_val"])
+        new["ratio_to_baseline"] = report["ratio_to_baseline"]
+        result[which] = new
+    result["step_gflop_per_image"] = {name: {k: (None if v is None else v / 1e9)
+                                             for k, v in f.items()}
+                                      for name, f in step_flops.items()}
+    result["flop_counter"] = PLANS[fw]["counter"]
+    result["resummarized"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2)
+    for r in (result["baseline"], result["library"]):
+        print(f"[{fw:10s}] {path}: {r['name']:8s} {r['images_per_s']:7.1f} img/s "
+              f"{r['gflop_per_s']:6.1f} GFLOP/s {100 * r['fraction_of_bf16_gemm']:4.1f}% "
+              f"of bf16 GEMM")
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.resummarize:
+        for path in args.resummarize:
+            resummarize(path)
+        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from d2l_resnet.data import load_fashion_mnist
 

@@ -31,10 +31,11 @@ def test_benchmark_reports_both_runs_and_the_ratio(framework, tiny_data_dir, tmp
         report = result[run]
         assert len(report["seconds_per_epoch"]) == 2 and len(report["val_acc"]) == 2
         assert all(0 <= a <= 1 for a in report["val_acc"]) and report["images_per_s"] > 0
-        # GFLOP/s = images/s x the counted training FLOPs per image; the fraction of
-        # the GEMM rate measured in the same process.
-        flops = result["step_gflop_per_image"]["ResNet-18"]["train"]
-        assert report["gflop_per_s"] == pytest.approx(report["images_per_s"] * flops)
+        # GFLOP/s = (training images x training FLOPs + evaluated images x evaluation
+        # FLOPs) / wall time; the fraction of the GEMM rate measured in the same process.
+        flops = result["step_gflop_per_image"]["ResNet-18"]
+        work = report["images"] * flops["train"] + 2 * 32 * flops["eval"]
+        assert report["gflop_per_s"] == pytest.approx(work / report["seconds"], rel=1e-2)
         assert report["fraction_of_bf16_gemm"] == pytest.approx(
             report["gflop_per_s"] / result["gemm_gflop_per_s"]["bf16"])
         assert 0 < report["fraction_of_fp32_gemm"]
@@ -45,6 +46,22 @@ def test_benchmark_reports_both_runs_and_the_ratio(framework, tiny_data_dir, tmp
     assert framework in result["versions"] and "--framework" in result["command"]
     saved = json.loads((tmp_path / "results" / f"resnet18-{framework}.json").read_text())
     assert saved["library"] == result["library"]
+
+
+def test_resummarize_recomputes_the_same_summary(tiny_data_dir, tmp_path):
+    results = run_bench(tmp_path, "--case", "degradation", "--framework", "torch",
+                        "--data", str(tiny_data_dir), *TINY, "--networks", "Plain-20")
+    path = tmp_path / "results" / "degradation-torch.json"
+    subprocess.run([sys.executable, str(BENCH), "--resummarize", str(path)], check=True,
+                   capture_output=True, text=True, timeout=600)
+    again = json.loads(path.read_text())
+    assert "resummarized" in again
+    for run in ("baseline", "library"):
+        before, after = results["torch"][run], again[run]
+        assert after["images"] == before["images"]
+        assert after["gflop_per_s"] == pytest.approx(before["gflop_per_s"], rel=0.02)
+        assert after["fraction_of_bf16_gemm"] == pytest.approx(
+            before["fraction_of_bf16_gemm"], rel=0.02)
 
 
 def test_degradation_case_times_each_network(tiny_data_dir, tmp_path):
@@ -96,14 +113,16 @@ def test_jax_counts_the_flops_that_pytorch_counts():
     from d2l_resnet.variants import cifar_variant
 
     pt = flops.torch_step_flops(lambda: d2l_torch.ResNet18(), 2, (1, 96, 96))["train"]
-    jx = jax_bench.jax_step_flops(2, 96) / 2  # per batch; PyTorch's is per image
-    assert pt < jx < 1.03 * pt
+    train, evaluation = jax_bench.jax_step_flops(2, 96)  # per batch; PyTorch's per image
+    assert pt < train / 2 < 1.03 * pt
+    assert evaluation / 2 == pytest.approx(flops.torch_step_flops(
+        lambda: d2l_torch.ResNet18(), 2, (1, 96, 96))["eval"], rel=1e-3)
     spec = cifar_variant(20)
     pt = flops.torch_step_flops(
         lambda: d2l_torch.build_resnet(spec, num_classes=10, in_channels=1), 2,
         (1, 28, 28))["train"]
     jx = jax_bench.jax_step_flops(2, 28, jax_bench.model_factory(
-        SimpleNamespace(seed=0, lr=0.1), spec)) / 2
+        SimpleNamespace(seed=0, lr=0.1), spec))[0] / 2
     assert pt < jx < 1.03 * pt
 
 
