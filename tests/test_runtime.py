@@ -76,7 +76,7 @@ def test_degradation_runs_keep_the_updates_and_the_learning_rate():
 @pytest.mark.parametrize("lang,words", [
     ("en", ("Reduced degradation run (JAX without a GPU", "1,024 training", "batch 16")),
     ("pt", ("Experimento de degradação reduzido (JAX sem GPU", "1.024 imagens", "lote de 16")),
-    ("fr", ("Expérience de dégradation réduite (JAX sans GPU", "1\u202f024 images",
+    ("fr", ("Exécution réduite de l'expérience de dégradation (JAX sans GPU", "1\u202f024 images",
             "lots de 16")),
 ])
 def test_degradation_run_says_what_it_is(monkeypatch, lang, words):

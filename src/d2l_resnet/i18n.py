@@ -36,7 +36,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "degradation_small": (
             "Reduced degradation run ({reason}): {num_train} training and {num_val} validation "
             "images at {resize[0]}x{resize[1]}, batch {batch_size}, {max_epochs} epochs, lr {lr}: "
-            "as many updates as the page's run of 2,048 and 1,024 images in batches of 32, "
+            "as many updates as the page's run (2,048 and 1,024 images in batches of 32), "
             "in less time; set D2L_RESNET_SIZE=full to run that."
         ),
         "reason_any": "the same on every machine",
@@ -79,7 +79,7 @@ MESSAGES: dict[str, dict[str, str]] = {
             "Experimento de degradação reduzido ({reason}): {num_train} imagens de treino e "
             "{num_val} de validação em {resize[0]}x{resize[1]}, lote de {batch_size}, "
             "{max_epochs} épocas, taxa de aprendizado {lr}: tantas atualizações quanto na "
-            "execução da página, com 2.048 e 1.024 imagens em lotes de 32, em menos tempo; "
+            "execução da página (2.048 e 1.024 imagens em lotes de 32), em menos tempo; "
             "defina D2L_RESNET_SIZE=full para rodá-la."
         ),
         "reason_any": "o mesmo em qualquer máquina",
@@ -115,18 +115,19 @@ MESSAGES: dict[str, dict[str, str]] = {
             "définissez D2L_RESNET_SIZE=full pour la lancer."
         ),
         "degradation_full": (
-            "Expérience de dégradation ({reason}) : {num_train} images d'entraînement et "
+            "Expérience de dégradation ({reason})\u00a0: {num_train} images d'entraînement et "
             "{num_val} de validation en {resize[0]}x{resize[1]}, lots de {batch_size}, "
             "{max_epochs} époques, taux d'apprentissage {lr}."
         ),
         "degradation_small": (
-            "Expérience de dégradation réduite ({reason}) : {num_train} images d'entraînement "
+            "Exécution réduite de l'expérience de dégradation ({reason})\u00a0: "
+            "{num_train} images d'entraînement "
             "et {num_val} de validation en {resize[0]}x{resize[1]}, lots de {batch_size}, "
-            "{max_epochs} époques, taux d'apprentissage {lr} : autant de mises à jour que "
-            "l'exécution de la page, avec 2\u202f048 et 1\u202f024 images en lots de 32, en "
-            "moins de temps ; définissez D2L_RESNET_SIZE=full pour la lancer."
+            "{max_epochs} époques, taux d'apprentissage {lr}\u00a0: autant de mises à jour que "
+            "dans l'exécution de la page (2\u202f048 et 1\u202f024 images en lots de 32), en "
+            "moins de temps\u202f; définissez D2L_RESNET_SIZE=full pour la lancer."
         ),
-        "reason_any": "la même sur toute machine",
+        "reason_any": "la même sur toutes les machines",
         "reason_jax_cpu": "JAX sans GPU, dont les convolutions sont lentes sur CPU",
         "reason_gpu": "un GPU est disponible",
         "reason_cpu": "aucun GPU trouvé",
