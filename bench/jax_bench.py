@@ -111,8 +111,9 @@ def jax_step_flops(batch_size: int, resize, make_model=None) -> tuple[int, int]:
     ``flop_counter`` counts, so the two frameworks' GFLOP/s compare."""
     from d2l_resnet.jax.utils import jaxpr_flops
 
-    make_model = make_model or (lambda: d2l_jax.ResNet18(rngs=nnx.Rngs(0)))
-    model = nnx.eval_shape(make_model)
+    # A concrete model, built outside any trace: model_factory reseeds the library's
+    # global random keys, which must not be created inside nnx.eval_shape's trace.
+    model = (make_model or (lambda: d2l_jax.ResNet18(rngs=nnx.Rngs(0))))()
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
 
     def step(params, rest, X, y):
