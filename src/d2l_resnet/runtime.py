@@ -43,6 +43,18 @@ FULL = dict(resize=(96, 96), batch_size=128, max_epochs=10, lr=0.01, num_train=N
 SMALL = dict(resize=(48, 48), batch_size=128, max_epochs=3, lr=0.05, num_train=4096, num_val=2048)
 
 
+def _choose(size: str | None, auto: str, auto_reason: str) -> tuple[str, str]:
+    """The size the one rule picks (``size``, else ``D2L_RESNET_SIZE``, else ``auto``)
+    and the reason to print, in the current language."""
+    from_env = size is None and os.environ.get(SIZE_ENV)
+    size = (size or os.environ.get(SIZE_ENV) or "auto").strip().lower()
+    if size not in ("auto", "full", "small"):
+        raise ValueError(f"{SIZE_ENV} must be 'auto', 'full' or 'small', got {size!r}")
+    if from_env and size != "auto":
+        return size, i18n.t("reason_env", value=size)
+    return (auto if size == "auto" else size), i18n.t(auto_reason)
+
+
 def training_config(gpu: bool, size: str | None = None) -> TrainingConfig:
     """Chooses the training configuration by the book's one sizing rule.
 
@@ -55,16 +67,8 @@ def training_config(gpu: bool, size: str | None = None) -> TrainingConfig:
         The full configuration when ``size`` is ``"full"``, or ``"auto"`` with a GPU;
         the small one otherwise.
     """
-    from_env = size is None and os.environ.get(SIZE_ENV)
-    size = (size or os.environ.get(SIZE_ENV) or "auto").strip().lower()
-    if size not in ("auto", "full", "small"):
-        raise ValueError(f"{SIZE_ENV} must be 'auto', 'full' or 'small', got {size!r}")
-    if from_env and size != "auto":
-        reason = i18n.t("reason_env", value=size)
-    else:
-        reason = i18n.t("reason_gpu" if gpu else "reason_cpu")
-    if size == "auto":
-        size = "full" if gpu else "small"
+    size, reason = _choose(size, "full" if gpu else "small",
+                           "reason_gpu" if gpu else "reason_cpu")
     values = FULL if size == "full" else SMALL
     return TrainingConfig(size=size, reason=reason, **values)
 
@@ -101,16 +105,8 @@ def degradation_config(slow_cpu: bool, size: str | None = None) -> DegradationCo
     Returns:
         The page's run unless ``size`` is ``"small"``, or ``"auto"`` with ``slow_cpu``.
     """
-    from_env = size is None and os.environ.get(SIZE_ENV)
-    size = (size or os.environ.get(SIZE_ENV) or "auto").strip().lower()
-    if size not in ("auto", "full", "small"):
-        raise ValueError(f"{SIZE_ENV} must be 'auto', 'full' or 'small', got {size!r}")
-    if from_env and size != "auto":
-        reason = i18n.t("reason_env", value=size)
-    else:
-        reason = i18n.t("reason_jax_cpu" if slow_cpu else "reason_any")
-    if size == "auto":
-        size = "small" if slow_cpu else "full"
+    size, reason = _choose(size, "small" if slow_cpu else "full",
+                           "reason_jax_cpu" if slow_cpu else "reason_any")
     values = DEGRADATION if size == "full" else DEGRADATION_SMALL
     return DegradationConfig(size=size, reason=reason, **values)
 
