@@ -6,15 +6,15 @@ page, get one forward and backward pass on the page's first batch of 32 training
 images; we record the ratios first/last and max/last of their per-convolution
 gradient norms.
 
-Training (``--train``): the page's training run (five networks, three epochs on
+Training (``--train``): the page's full training run (five networks, three epochs on
 2,048 images, batches of 32, lr 0.02, ``seed_everything(seed)`` before each
 network), the last-epoch training losses, the first batch losses, and the lesion
 experiment (every deletable block deleted in turn) on the trained ResNet-56 and
 Plain-56, with its wall time.
 
-``--sizes BATCH TRAIN VAL`` repeats either study with other sizes than the page's run
-(32, 2048, 1024): ``--frameworks jax --sizes 16 1024 512`` is the reduced run that
-``degradation_config`` gives JAX on a CPU. Such results are kept under
+``--sizes BATCH TRAIN VAL`` repeats either study with other sizes than the full run's
+(32, 2048, 1024): ``--sizes 16 1024 512`` is the reduced run that ``degradation_config``
+gives every framework on a CPU. Such results are kept under
 ``"<framework> BATCH/TRAIN/VAL"``.
 
 Results are merged into ``bench/results/degradation-seeds.json``. Run heavy jobs as

@@ -198,15 +198,18 @@ def test_training_config_follows_the_books_rule(capsys, monkeypatch):
     assert "configuration" in capsys.readouterr().out
 
 
-def test_degradation_run_is_reduced_only_for_jax_on_a_cpu(capsys, monkeypatch):
+def test_degradation_run_follows_the_sizing_rule_in_every_framework(capsys, monkeypatch):
+    from d2l_resnet import tensorflow as d2l_tf
     from d2l_resnet import torch as d2l_torch
 
     monkeypatch.delenv("D2L_RESNET_SIZE", raising=False)
-    config = d2l_jax.degradation_config()
-    assert config.size == ("full" if d2l_jax.gpu_available() else "small")
-    assert d2l_torch.degradation_config().size == "full"
+    for package in (d2l_jax, d2l_torch, d2l_tf):
+        config = package.degradation_config()
+        assert config.size == ("full" if package.gpu_available() else "small"), package
     out = capsys.readouterr().out
-    assert out.count("Degradation run") + out.count("degradation run") == 2, out
+    assert out.count("Degradation run") + out.count("degradation run") == 3, out
+    monkeypatch.setenv("D2L_RESNET_SIZE", "full")
+    assert {p.degradation_config().batch_size for p in (d2l_jax, d2l_torch, d2l_tf)} == {32}
 
 
 def test_lesion_accuracies_equal_pytorchs():

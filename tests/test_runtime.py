@@ -51,47 +51,52 @@ def test_bad_size_value(monkeypatch):
         runtime.training_config(gpu=False)
 
 
-@pytest.mark.parametrize("slow,env,size", [
-    (False, None, "full"), (True, None, "small"), (True, "full", "full"),
-    (False, "small", "small"), (True, "auto", "small"),
+@pytest.mark.parametrize("gpu,env,size", [
+    (True, None, "full"), (False, None, "small"), (False, "full", "full"),
+    (True, "small", "small"), (False, "auto", "small"), (True, "auto", "full"),
 ])
-def test_degradation_sizing_rule(monkeypatch, slow, env, size):
+def test_degradation_sizing_rule_is_the_training_rule(monkeypatch, gpu, env, size):
     if env is None:
         monkeypatch.delenv(runtime.SIZE_ENV, raising=False)
     else:
         monkeypatch.setenv(runtime.SIZE_ENV, env)
-    assert runtime.degradation_config(slow_cpu=slow).size == size
+    assert runtime.degradation_config(gpu=gpu).size == size
+    assert runtime.training_config(gpu=gpu).size == size
 
 
-def test_degradation_runs_keep_the_updates_and_the_learning_rate():
-    page = runtime.degradation_config(slow_cpu=False)
-    small = runtime.degradation_config(slow_cpu=True)
-    assert (page.resize, page.batch_size, page.num_train, page.num_val, page.max_epochs,
-            page.lr) == ((28, 28), 32, 2048, 1024, 3, 0.02)
-    assert small.num_train < page.num_train and small.num_val < page.num_val
-    assert small.num_train // small.batch_size == page.num_train // page.batch_size
-    assert (small.max_epochs, small.lr, small.resize) == (page.max_epochs, page.lr, page.resize)
+def test_degradation_runs_keep_the_updates_and_the_learning_rate(monkeypatch):
+    monkeypatch.delenv(runtime.SIZE_ENV, raising=False)
+    full = runtime.degradation_config(gpu=True)
+    small = runtime.degradation_config(gpu=False)
+    assert (full.resize, full.batch_size, full.num_train, full.num_val, full.max_epochs,
+            full.lr) == ((28, 28), 32, 2048, 1024, 3, 0.02)
+    assert small.num_train < full.num_train and small.num_val < full.num_val
+    assert small.num_train // small.batch_size == full.num_train // full.batch_size
+    assert (small.max_epochs, small.lr, small.resize) == (full.max_epochs, full.lr, full.resize)
 
 
 @pytest.mark.parametrize("lang,words", [
-    ("en", ("Reduced degradation run (JAX without a GPU", "1,024 training", "batch 16")),
-    ("pt", ("Experimento de degradação reduzido (JAX sem GPU", "1.024 imagens", "lote de 16")),
-    ("fr", ("Exécution réduite de l'expérience de dégradation (JAX sans GPU", "1\u202f024 images",
-            "lots de 16")),
+    ("en", ("Reduced degradation run (no GPU was found", "1,024 training", "batch 16",
+            "2,048 and 1,024 images in batches of 32")),
+    ("pt", ("Experimento de degradação reduzido (nenhuma GPU encontrada", "1.024 imagens",
+            "lote de 16", "2.048 e 1.024 imagens em lotes de 32")),
+    ("fr", ("Exécution réduite de l'expérience de dégradation (aucun GPU trouvé",
+            "1\u202f024 images", "lots de 16", "2\u202f048 et 1\u202f024 images en lots de 32")),
 ])
 def test_degradation_run_says_what_it_is(monkeypatch, lang, words):
     monkeypatch.delenv(runtime.SIZE_ENV, raising=False)
     i18n.set_language(lang)
-    text = runtime.degradation_config(slow_cpu=True).describe()
+    text = runtime.degradation_config(gpu=False).describe()
     assert all(w in text for w in words), text
     assert "D2L_RESNET_SIZE=full" in text
-    assert "D2L_RESNET_SIZE" not in runtime.degradation_config(slow_cpu=False).describe()
+    full = runtime.degradation_config(gpu=True).describe()
+    assert "D2L_RESNET_SIZE" not in full and "2,048" not in text.split(":")[0], full
 
 
 def test_degradation_bad_size_value(monkeypatch):
     monkeypatch.setenv(runtime.SIZE_ENV, "tiny")
     with pytest.raises(ValueError, match="must be 'auto', 'full' or 'small'"):
-        runtime.degradation_config(slow_cpu=False)
+        runtime.degradation_config(gpu=False)
 
 
 @pytest.mark.parametrize("value,expected", [(96, (96, 96)), ((32, 48), (32, 48)),

@@ -36,11 +36,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "degradation_small": (
             "Reduced degradation run ({reason}): {num_train} training and {num_val} validation "
             "images at {resize[0]}x{resize[1]}, batch {batch_size}, {max_epochs} epochs, lr {lr}: "
-            "as many updates as the page's run (2,048 and 1,024 images in batches of 32), "
-            "in less time; set D2L_RESNET_SIZE=full to run that."
+            "as many updates as the full run (2,048 and 1,024 images in batches of 32), "
+            "in about 60% of the time; set D2L_RESNET_SIZE=full to run that."
         ),
-        "reason_any": "the same on every machine",
-        "reason_jax_cpu": "JAX without a GPU, whose convolutions are slow on a CPU",
         "reason_gpu": "a GPU was found",
         "reason_cpu": "no GPU was found",
         "reason_env": "D2L_RESNET_SIZE={value}",
@@ -79,11 +77,9 @@ MESSAGES: dict[str, dict[str, str]] = {
             "Experimento de degradação reduzido ({reason}): {num_train} imagens de treino e "
             "{num_val} de validação em {resize[0]}x{resize[1]}, lote de {batch_size}, "
             "{max_epochs} épocas, taxa de aprendizado {lr}: tantas atualizações quanto na "
-            "execução da página (2.048 e 1.024 imagens em lotes de 32), em menos tempo; "
-            "defina D2L_RESNET_SIZE=full para rodá-la."
+            "execução completa (2.048 e 1.024 imagens em lotes de 32), em cerca de 60% do "
+            "tempo; defina D2L_RESNET_SIZE=full para rodá-la."
         ),
-        "reason_any": "o mesmo em qualquer máquina",
-        "reason_jax_cpu": "JAX sem GPU, cujas convoluções são lentas na CPU",
         "reason_gpu": "há uma GPU",
         "reason_cpu": "nenhuma GPU encontrada",
         "reason_env": "D2L_RESNET_SIZE={value}",
@@ -124,11 +120,9 @@ MESSAGES: dict[str, dict[str, str]] = {
             "{num_train} images d'entraînement "
             "et {num_val} de validation en {resize[0]}x{resize[1]}, lots de {batch_size}, "
             "{max_epochs} époques, taux d'apprentissage {lr}\u00a0: autant de mises à jour que "
-            "dans l'exécution de la page (2\u202f048 et 1\u202f024 images en lots de 32), en "
-            "moins de temps\u202f; définissez D2L_RESNET_SIZE=full pour la lancer."
+            "dans l'exécution complète (2\u202f048 et 1\u202f024 images en lots de 32), en "
+            "environ 60\u00a0% du temps\u202f; définissez D2L_RESNET_SIZE=full pour la lancer."
         ),
-        "reason_any": "la même sur toutes les machines",
-        "reason_jax_cpu": "JAX sans GPU, dont les convolutions sont lentes sur CPU",
         "reason_gpu": "un GPU est disponible",
         "reason_cpu": "aucun GPU trouvé",
         "reason_env": "D2L_RESNET_SIZE={value}",

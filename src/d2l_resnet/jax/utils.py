@@ -127,12 +127,8 @@ def training_config(size=None) -> runtime.TrainingConfig:
 
 
 def degradation_config(size=None) -> runtime.DegradationConfig:
-    """The degradation page's run for this machine; prints which one runs.
-
-    JAX without a GPU gets the reduced run (``runtime.DEGRADATION_SMALL``): XLA's CPU
-    convolutions on these small maps are about three times slower than PyTorch's.
-    """
-    config = runtime.degradation_config(not gpu_available(), size)
+    """The degradation page's run for this machine; prints which one runs."""
+    config = runtime.degradation_config(gpu_available(), size)
     print(textwrap.fill(config.describe(), width=72))
     return config
 

@@ -79,9 +79,8 @@ def training_config(size=None) -> runtime.TrainingConfig:
 
 
 def degradation_config(size=None) -> runtime.DegradationConfig:
-    """The degradation page's run for this machine; prints which one runs.
-    """
-    config = runtime.degradation_config(False, size)
+    """The degradation page's run for this machine; prints which one runs."""
+    config = runtime.degradation_config(gpu_available(), size)
     print(textwrap.fill(config.describe(), width=72))
     return config
 
