@@ -11,13 +11,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_SUBSET = ROOT.parent / "shared" / "data" / "fashion-mnist-subset"
 
 
-def configure(workers: int | None = None) -> None:
-    """Sets the kernel profile, quiet TensorFlow and, offline, the local data subset.
+def share_cores(workers: int | None = None) -> None:
+    """Gives each of N processes running at once an equal share of the cores.
 
-    With several notebooks running at once (``pytest -n N`` or ``notebooks.py execute
-    --jobs N``), each kernel gets an equal share of the cores, so that N kernels do
-    not each start one thread per core and fight over them. The number of workers
-    comes from pytest-xdist's environment when not given.
+    With several notebooks or test workers at once (``pytest -n N`` or
+    ``notebooks.py execute --jobs N``), N processes must not each start one thread per
+    core and fight over them. The number of workers comes from pytest-xdist's
+    environment when not given. Must run before PyTorch, TensorFlow or JAX loads.
     """
     if workers is None:
         workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
@@ -29,6 +29,19 @@ def configure(workers: int | None = None) -> None:
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_"
                                    f"eigen={'true' if threads != '1' else 'false'} "
                                    f"intra_op_parallelism_threads={threads}").strip()
+
+
+def configure(workers: int | None = None) -> None:
+    """Sets the kernel profile, quiet TensorFlow, the cores' share (``share_cores``), JAX's
+    compilation cache and, offline, the local data subset."""
+    share_cores(workers)
+    # JAX's own persistent compilation cache: the three editions run the same programs
+    # (same models, shapes and XLA flags), so the second and third language load what the
+    # first compiled instead of compiling again. A size limit turns on the cache's file
+    # lock, which kernels running side by side need (without it, one kernel could read
+    # an entry another is still writing).
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(ROOT / "_build" / "jax-cache"))
+    os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(2**31))
     os.environ["IPYTHONDIR"] = str(ROOT / ".ipython")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
