@@ -152,6 +152,35 @@ def test_trainer_learns_and_records_what_the_others_record(tiny_data_dir):
     assert bn.use_running_average and not np.allclose(bn.mean.value, 0)
 
 
+def test_trainer_steps_like_nnx_jit_and_trains_a_model_left_in_eval_mode(tiny_data_dir):
+    """fit compiles its steps once per call (nnx.cached_partial) instead of walking the
+    model at every batch: the weights after one epoch equal those of the plain
+    nnx.jit step applied batch by batch, and a model evaluated just before fit still
+    trains with batch statistics (cached_partial keeps the mode it is created in)."""
+    import optax
+
+    from d2l_resnet.jax.train import _train_step
+
+    models = {}
+    for how in ("trainer", "by hand"):
+        d2l_jax.seed_everything(0)  # the same weights and the same shuffled batches
+        data = d2l_jax.FashionMNIST(batch_size=32, resize=(28, 28), root=tiny_data_dir)
+        model = models[how] = d2l_jax.ResNet(((1, 64),), lr=0.05)
+        model.eval()  # as after an evaluation
+        if how == "trainer":
+            d2l_jax.Trainer(1, plot=False, progress=False).fit(model, data)
+        else:
+            model.train()
+            optimizer = nnx.Optimizer(model, optax.sgd(0.05), wrt=nnx.Param)
+            for X, y in data.train_dataloader():
+                _train_step(model, optimizer, X, y)
+    # the running mean moved: the steps ran in training mode
+    assert not np.allclose(models["trainer"].net.stem.layers[1].mean.value, 0)
+    leaves = [jax.tree.leaves(nnx.state(m)) for m in models.values()]
+    for a, b in zip(*leaves):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+
+
 def test_trainer_checks_its_arguments(tiny_data_dir):
     with pytest.raises(ValueError, match="max_epochs must be a positive integer"):
         d2l_jax.Trainer(max_epochs=0)

@@ -63,13 +63,19 @@ class Trainer:
         board = ProgressBoard(self.max_epochs, live=self.plot) if self.plot else None
         start = time.perf_counter()
         with compute_dtype(model, self.dtype):
+            # nnx.jit walks the model's object graph in Python on every call: 12% of a
+            # CIFAR ResNet-56 step on one core (247 vs 218 ms, batch 16). Flax's
+            # cached_partial walks it once; the model and optimizer stay up to date.
+            # It keeps the graph's structure as it is now, training mode included.
+            model.train()
+            train_step = nnx.cached_partial(_train_step, model, optimizer)
             for epoch in range(self.max_epochs):
                 bar.set_description(f"{i18n.t('epoch')} {epoch + 1}/{self.max_epochs}")
                 epoch_start = time.perf_counter()
                 model.train()
                 loss_sums, sizes = [], []
                 for X, y in data.train_dataloader(self.device):
-                    loss_sums.append(_train_step(model, optimizer, X, y))  # no sync per batch
+                    loss_sums.append(train_step(X, y))  # no sync per batch
                     sizes.append(len(y))
                     bar.update()
                 loss_sums = np.asarray(jnp.stack(loss_sums), dtype=np.float64)
@@ -92,8 +98,9 @@ class Trainer:
         model.eval()
         loss_sum, correct, count = jnp.zeros(()), jnp.zeros((), jnp.int32), 0
         with compute_dtype(model, self.dtype):
+            eval_step = nnx.cached_partial(_eval_step, model)  # in eval mode; see fit
             for X, y in data.val_dataloader(self.device):
-                batch_loss, batch_correct = _eval_step(model, X, y)
+                batch_loss, batch_correct = eval_step(X, y)
                 loss_sum, correct = loss_sum + batch_loss, correct + batch_correct
                 count += len(y)
         return float(loss_sum) / count, int(correct) / count
