@@ -102,6 +102,45 @@ def test_board_draws_three_curves(tiny_data_dir):
     assert all(len(line.get_xdata()) == 2 for line in trainer.board.ax.get_lines())
 
 
+def _with_jax():
+    """The three frameworks' modules (JAX only where it is installed)."""
+    jax_module = pytest.importorskip("d2l_resnet.jax")
+    return {**FRAMEWORKS, "jax": jax_module}
+
+
+@pytest.mark.parametrize("fw", [*FRAMEWORKS, "jax"])
+def test_validation_freq_validates_every_nth_epoch_and_the_last(fw, tiny_data_dir):
+    """validation_freq=2 over 3 epochs: validation after epochs 2 and 3 only (the last
+    one always); epoch 1 records NaN, the plot and the summary skip it."""
+    m = _with_jax()[fw]
+    data = m.FashionMNIST(batch_size=100, resize=(28, 28), root=tiny_data_dir)
+    trainer = m.Trainer(max_epochs=3, progress=False, validation_freq=2)
+    history = trainer.fit(m.ResNet(((1, 64),), lr=0.05), data)
+    assert np.isnan(history.val_loss[0]) and np.isnan(history.val_acc[0])
+    assert all(0 <= a <= 1 for a in history.val_acc[1:])
+    assert np.isfinite(history.val_loss[1:]).all() and np.isfinite(history.train_loss).all()
+    points = trainer.board.points
+    assert points["train_loss"][0] == [1, 2, 3]
+    assert points["val_loss"][0] == points["val_acc"][0] == [2, 3]
+    assert "nan" not in history.summary()
+
+
+@pytest.mark.parametrize("fw", [*FRAMEWORKS, "jax"])
+@pytest.mark.parametrize("freq", [0, -2, 1.5, True])
+def test_validation_freq_must_be_a_positive_integer(fw, freq):
+    with pytest.raises(ValueError, match="validation_freq must be a positive integer"):
+        _with_jax()[fw].Trainer(max_epochs=3, validation_freq=freq)
+
+
+def test_validates_after_every_nth_epoch_and_the_last():
+    from d2l_resnet.training import validates
+
+    assert [e for e in range(1, 6) if validates(e, 5, 1)] == [1, 2, 3, 4, 5]
+    assert [e for e in range(1, 6) if validates(e, 5, 2)] == [2, 4, 5]
+    assert [e for e in range(1, 4) if validates(e, 3, 3)] == [3]
+    assert [e for e in range(1, 4) if validates(e, 3, 10)] == [3]
+
+
 def test_mixed_precision_choice():
     assert d2l_torch.Trainer(1, mixed_precision="off").dtype is None
     assert d2l_torch.Trainer(1, mixed_precision="bf16").dtype == torch.bfloat16

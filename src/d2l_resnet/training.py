@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 
@@ -32,7 +33,8 @@ class History:
     def record(self, train_loss: float, val_loss: float, val_acc: float, images: int,
                batch_loss=(), seconds: float | None = None):
         """Appends one epoch's results (``batch_loss``: mean loss of each batch;
-        ``seconds``: wall time of the epoch, training and evaluation)."""
+        ``seconds``: wall time of the epoch, training and evaluation; ``val_loss`` and
+        ``val_acc`` are NaN after an epoch without validation)."""
         self.train_loss.append(train_loss)
         if seconds is not None:
             self.epoch_seconds.append(seconds)
@@ -51,6 +53,22 @@ class History:
             device=self.device,
             acc=self.val_acc[-1] if self.val_acc else float("nan"),
         )
+
+
+def validates(epoch: int, max_epochs: int, validation_freq: int) -> bool:
+    """Whether ``Trainer.fit`` validates after ``epoch`` (counted from 1): after every
+    ``validation_freq``-th epoch, as Keras's ``fit(validation_freq=...)`` does, and
+    always after the last one, whose accuracy ``History.summary`` reports."""
+    return epoch % validation_freq == 0 or epoch == max_epochs
+
+
+def epoch_postfix(history: History) -> dict:
+    """The progress bar's summary of the last epoch: its loss, and its validation
+    accuracy if it was validated."""
+    postfix = {"loss": f"{history.train_loss[-1]:.3f}"}
+    if not math.isnan(history.val_acc[-1]):
+        postfix["val_acc"] = f"{history.val_acc[-1]:.3f}"
+    return postfix
 
 
 def in_notebook() -> bool:
@@ -122,9 +140,12 @@ class ProgressBoard:
         self._render()
 
     def draw_epoch(self, epoch: int, history: History) -> None:
-        """Adds the last epoch of ``history`` to all three curves."""
+        """Adds the last epoch of ``history`` to the three curves (to the training loss
+        only, after an epoch without validation)."""
         for key in ("train_loss", "val_loss", "val_acc"):
-            self.draw(key, epoch, getattr(history, key)[-1])
+            value = getattr(history, key)[-1]
+            if not math.isnan(value):
+                self.draw(key, epoch, value)
 
     def _render(self) -> None:
         styles = {"train_loss": "-", "val_loss": "--", "val_acc": "-."}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 
 import jax
@@ -13,7 +14,7 @@ from flax import nnx
 
 from .. import i18n
 from ..runtime import check_positive_int
-from ..training import History, ProgressBoard, progress_bar
+from ..training import History, ProgressBoard, epoch_postfix, progress_bar, validates
 from .utils import try_gpu
 
 
@@ -35,11 +36,15 @@ class Trainer:
             or ``"off"``.
         plot: Draw the live plot (in a notebook).
         progress: Show a tqdm progress bar.
+        validation_freq: Validate after every this many epochs and after the last
+            one (Keras's ``validation_freq``); the history holds NaN for the epochs
+            in between. 1, the default, validates after every epoch.
     """
 
     def __init__(self, max_epochs, device=None, mixed_precision="auto", plot=True,
-                 progress=True):
+                 progress=True, validation_freq=1):
         self.max_epochs = check_positive_int("max_epochs", max_epochs)
+        self.validation_freq = check_positive_int("validation_freq", validation_freq)
         self.device = device if device is not None else try_gpu()
         if mixed_precision not in ("auto", "bf16", "off"):
             raise ValueError(
@@ -80,12 +85,13 @@ class Trainer:
                     bar.update()
                 loss_sums = np.asarray(jnp.stack(loss_sums), dtype=np.float64)
                 count = sum(sizes)
-                val_loss, val_acc = self.evaluate(model, data)
+                val_loss = val_acc = math.nan
+                if validates(epoch + 1, self.max_epochs, self.validation_freq):
+                    val_loss, val_acc = self.evaluate(model, data)
                 history.record(float(loss_sums.sum()) / count, val_loss, val_acc, count,
                                loss_sums / np.asarray(sizes),
                                seconds=time.perf_counter() - epoch_start)
-                bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}",
-                                val_acc=f"{history.val_acc[-1]:.3f}")
+                bar.set_postfix(epoch_postfix(history))
                 if board is not None:
                     board.draw_epoch(epoch + 1, history)
         history.seconds = time.perf_counter() - start

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import tensorflow as tf
 
 from .. import i18n
 from ..runtime import check_positive_int
-from ..training import History, ProgressBoard, progress_bar
+from ..training import History, ProgressBoard, epoch_postfix, progress_bar, validates
 from .utils import try_gpu
 
 
@@ -31,11 +32,15 @@ class Trainer:
             CPU, XLA's convolutions were 10x slower than TensorFlow's own here).
         plot: Draw the live plot (in a notebook).
         progress: Show a tqdm progress bar.
+        validation_freq: Validate after every this many epochs and after the last
+            one (Keras's ``validation_freq``); the history holds NaN for the epochs
+            in between. 1, the default, validates after every epoch.
     """
 
     def __init__(self, max_epochs, device=None, mixed_precision="auto", jit_compile=None,
-                 plot=True, progress=True):
+                 plot=True, progress=True, validation_freq=1):
         self.max_epochs = check_positive_int("max_epochs", max_epochs)
+        self.validation_freq = check_positive_int("validation_freq", validation_freq)
         self.device = device or try_gpu()
         if mixed_precision not in ("auto", "bf16", "off"):
             raise ValueError(
@@ -90,11 +95,12 @@ class Trainer:
                     bar.update()
                 loss_sums = tf.stack(loss_sums).numpy()
                 count = sum(sizes)
-                val_loss, val_acc = _evaluate(eval_step, data)
+                val_loss = val_acc = math.nan
+                if validates(epoch + 1, self.max_epochs, self.validation_freq):
+                    val_loss, val_acc = _evaluate(eval_step, data)
                 history.record(float(loss_sums.sum()) / count, val_loss, val_acc, count,
                                loss_sums / sizes, seconds=time.perf_counter() - epoch_start)
-                bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}",
-                                val_acc=f"{history.val_acc[-1]:.3f}")
+                bar.set_postfix(epoch_postfix(history))
                 if board is not None:
                     board.draw_epoch(epoch + 1, history)
         history.seconds = time.perf_counter() - start

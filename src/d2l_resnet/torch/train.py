@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 
 import torch
@@ -10,7 +11,7 @@ from torch.nn import functional as F
 
 from .. import i18n
 from ..runtime import check_positive_int
-from ..training import History, ProgressBoard, progress_bar
+from ..training import History, ProgressBoard, epoch_postfix, progress_bar, validates
 from .utils import try_gpu
 
 
@@ -31,11 +32,15 @@ class Trainer:
             CPUs and tensor-core GPUs.
         plot: Draw the live plot (in a notebook).
         progress: Show a tqdm progress bar.
+        validation_freq: Validate after every this many epochs and after the last
+            one (Keras's ``validation_freq``); the history holds NaN for the epochs
+            in between. 1, the default, validates after every epoch.
     """
 
     def __init__(self, max_epochs, device=None, mixed_precision="auto",
-                 channels_last=True, plot=True, progress=True):
+                 channels_last=True, plot=True, progress=True, validation_freq=1):
         self.max_epochs = check_positive_int("max_epochs", max_epochs)
+        self.validation_freq = check_positive_int("validation_freq", validation_freq)
         self.device = torch.device(device) if device is not None else try_gpu()
         self.dtype = _autocast_dtype(mixed_precision, self.device)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -79,11 +84,12 @@ class Trainer:
             batch_loss = torch.stack(losses).float().cpu()
             count = sum(sizes)
             train_loss = float((batch_loss * torch.tensor(sizes)).sum()) / count
-            val_loss, val_acc = self.evaluate(model, data)
+            val_loss = val_acc = math.nan
+            if validates(epoch + 1, self.max_epochs, self.validation_freq):
+                val_loss, val_acc = self.evaluate(model, data)
             history.record(train_loss, val_loss, val_acc, count, batch_loss.tolist(),
                            seconds=time.perf_counter() - epoch_start)
-            bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}",
-                            val_acc=f"{history.val_acc[-1]:.3f}")
+            bar.set_postfix(epoch_postfix(history))
             if board is not None:
                 board.draw_epoch(epoch + 1, history)
         history.seconds = time.perf_counter() - start
