@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
+import queue
 import re
 import sys
 import time
@@ -99,9 +100,23 @@ def execute(pages: list[Path], timeout: int, jobs: int = 1) -> None:
             todo.append(page)
         else:
             print(f"skipped {page.relative_to(ROOT)}: not a notebook page")
-    # Threads suffice: each notebook runs in its own kernel process.
+    # Threads suffice: each notebook runs in its own kernel process. Each thread holds
+    # one of the jobs' slots and pins itself to that slot's cores before it starts a
+    # kernel, which inherits them (as a pytest-xdist worker's kernels do).
+    slots = queue.SimpleQueue()
+    for slot in range(jobs):
+        slots.put(slot)
+
+    def run(page):
+        slot = slots.get()
+        try:
+            bookenv.pin(slot, jobs)
+            return execute_one(page, timeout)
+        finally:
+            slots.put(slot)
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for line in pool.map(lambda p: execute_one(p, timeout), todo):
+        for line in pool.map(run, todo):
             print(line, flush=True)
 
 
