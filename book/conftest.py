@@ -1,6 +1,7 @@
 """pytest --nbval book/: run the kernels as tools/notebooks.py does when storing outputs."""
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
@@ -23,7 +24,7 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     files = [Path(str(item.fspath)) for item in items]
-    cells = {path: files.count(path) for path in set(files)}
+    cells = Counter(files)
     editions = {path.parent.name for path in files}
     first_edition = "en" if "en" in editions else min(editions, default="")
 

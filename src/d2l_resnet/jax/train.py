@@ -77,7 +77,7 @@ class Trainer:
             for epoch in range(self.max_epochs):
                 bar.set_description(f"{i18n.t('epoch')} {epoch + 1}/{self.max_epochs}")
                 epoch_start = time.perf_counter()
-                model.train()
+                model.train()  # the modules' flags, after evaluate; train_step keeps its own
                 loss_sums, sizes = [], []
                 for X, y in data.train_dataloader(self.device):
                     loss_sums.append(train_step(X, y))  # no sync per batch
