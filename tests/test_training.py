@@ -36,6 +36,16 @@ def test_training_shuffles_every_epoch(fw, tiny_data_dir):
     assert first != second and sorted(first[0]) == sorted(second[0])
 
 
+def test_tensorflow_pipelines_do_not_autotune(tiny_data_dir):
+    """tf.data's autotuner halved the speed of whole epochs on one core (see data.py);
+    the pipelines still parallelize and prefetch, at fixed defaults."""
+    data = d2l_tf.FashionMNIST(batch_size=64, resize=(48, 48), root=tiny_data_dir)
+    for ds in (data.train_dataloader(), data.val_dataloader()):
+        assert ds.options().autotune.enabled is False
+        assert len(list(ds)) == -(-len(data.val[1] if ds is data.val_dataloader()
+                                      else data.train[1]) // 64)
+
+
 def test_both_frameworks_resize_identically(tiny_data_dir):
     pt = d2l_torch.FashionMNIST(batch_size=8, resize=(96, 96), root=tiny_data_dir)
     tfd = d2l_tf.FashionMNIST(batch_size=8, resize=(96, 96), root=tiny_data_dir)

@@ -33,7 +33,14 @@ class FashionMNIST(_data.FashionMNISTBase):
         ds = ds.batch(self.batch_size)
         ds = ds.map(lambda X, y: (resize_batch(X, self.resize), y),
                     num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.prefetch(tf.data.AUTOTUNE)
+        # No autotuning: AUTOTUNE then means a fixed default (as many parallel calls as
+        # cores). On one core (a notebook kernel under pytest -n 2), tf.data's autotuner
+        # made whole epochs run at half speed, at random: ResNet-18 on the training
+        # page's small run, 10 of 18 epochs took 21.5-23 s instead of 11.5-13 s; with
+        # it off, 0 of 12 did.
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
 
     def train_dataloader(self):
         """One epoch of shuffled training batches ``(X, y)``."""
