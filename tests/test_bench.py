@@ -136,3 +136,38 @@ def test_jax_without_its_module_fails_clearly(monkeypatch):
     monkeypatch.setattr(train_speed.importlib, "import_module", missing)
     with pytest.raises(SystemExit, match="needs bench/jax_bench.py"):
         train_speed._jax_bench()
+
+
+def test_jax_profile_accounts_for_the_step(tiny_data_dir, tmp_path):
+    """bench/profile_step.py --framework jax: XLA's ops from the host trace, classified
+    from the compiled HLO. The convolutions and matrix products it finds in the trace
+    are the steps' FLOPs (the training steps and the evaluations it ran), the kinds
+    add up to the whole op time, and all three kinds of convolution are there."""
+    pytest.importorskip("jax")
+    pytest.importorskip("tensorflow")  # the XPlane and HLO protobuf modules
+    sys.path.insert(0, str(BENCH_DIR))
+    jax_bench = importlib.import_module("jax_bench")
+    from types import SimpleNamespace
+
+    from d2l_resnet.variants import cifar_variant
+
+    subprocess.run(
+        [sys.executable, str(BENCH_DIR / "profile_step.py"), "--framework", "jax",
+         "--case", "degradation", "--network", "ResNet-20", "--data", str(tiny_data_dir),
+         "--num-train", "64", "--num-val", "32", "--batch-size", "16", "--no-warmup",
+         "--gemm-size", "256", "--results-dir", str(tmp_path)],
+        check=True, capture_output=True, text=True, timeout=600)
+    result = json.loads((tmp_path / "profile-degradation-jax-ResNet-20.json").read_text())
+    assert result["cores"] == 1
+    train, evaluation = jax_bench.jax_step_flops(16, 28, jax_bench.model_factory(
+        SimpleNamespace(seed=0, lr=0.1), cifar_variant(20)))
+    expected = (64 // 16 * train + 32 // 16 * evaluation) / 1e9
+    assert result["all_ops"]["gflop"] == pytest.approx(expected, rel=0.05)
+    kinds = {k["kind"]: k for k in result["kinds"]}
+    assert sum(k["ms"] for k in kinds.values()) == pytest.approx(result["op_ms_total"],
+                                                                 abs=0.1 * len(kinds))
+    for role in ("forward", "input gradient", "kernel gradient"):
+        assert any(k.startswith(f"convolution, {role}") and v["gflop"] > 0
+                   for k, v in kinds.items()), role
+    assert all(0 < k["fraction_of_fp32_gemm"] for k in kinds.values() if k["gflop"])
+    assert result["top_ops"][0]["ms"] == max(k["ms"] for k in result["top_ops"])
