@@ -95,6 +95,16 @@ def rows_table(rows, total, top):
     return out
 
 
+def covered_ms(intervals):
+    """Milliseconds covered by a union of (possibly nested) picosecond intervals."""
+    out, end = 0.0, -1.0
+    for a, b in sorted(intervals):
+        if b > end:
+            out += b - max(a, end)
+            end = b
+    return out / 1e9
+
+
 # --------------------------------------------------------------------------- PyTorch
 def profile_torch(args):
     from torch.profiler import ProfilerActivity, profile
@@ -152,14 +162,6 @@ def profile_tf(args):
                 python[md.name].append((start, start + e.duration_ps))
     rows = sorted(((k, v, calls[k]) for k, v in ms.items()), key=lambda r: -r[1])
     total = sum(ms.values())
-
-    def covered_ms(intervals):  # union of possibly nested intervals
-        out, end = 0.0, -1.0
-        for a, b in sorted(intervals):
-            if b > end:
-                out += b - max(a, end)
-                end = b
-        return out / 1e9
 
     phases = {
         "tracing (tf.function graph building)": covered_ms(
@@ -342,14 +344,6 @@ def profile_jax(args):
         top.append({"op": name, "ms": round(t, 1), "share": round(t / total, 4), "calls": n,
                     "kind": kind, "what": what, "gflop": round(gflop * n, 3),
                     "gflop_per_s": round(rate(gflop * n, t), 1)})
-
-    def covered_ms(intervals):  # union of possibly nested intervals
-        out, end = 0.0, -1.0
-        for a, b in sorted(intervals):
-            if b > end:
-                out += b - max(a, end)
-                end = b
-        return out / 1e9
 
     phases = {"XLA compilation": covered_ms(python.get("backend_compile_and_load", [])),
               "lowering to HLO": covered_ms(python.get("lower_sharding_computation", []))}
