@@ -249,6 +249,10 @@ def _module_ops(module):
     return table
 
 
+def _int(stat):  # an XStat's integer, whichever of its two fields holds it
+    return stat.uint64_value or stat.int64_value
+
+
 def _jax_trace(logdir):
     """Parse the XPlane a ``jax.profiler.trace`` wrote into ``logdir``: XLA op events
     per (program, op) with their total time, and the HLO table of every program."""
@@ -266,8 +270,8 @@ def _jax_trace(logdir):
         if "Hlo Proto" in stats and "program_id" in stats:
             proto = hlo_pb2.HloProto()
             proto.ParseFromString(stats["Hlo Proto"].bytes_value)
-            program = stats["program_id"].uint64_value or stats["program_id"].int64_value
-            programs[program] = (proto.hlo_module.name, _module_ops(proto.hlo_module))
+            programs[_int(stats["program_id"])] = (proto.hlo_module.name,
+                                                   _module_ops(proto.hlo_module))
     plane = next(p for p in space.planes if p.name == "/host:CPU")
     names = {k: v.name for k, v in plane.stat_metadata.items()}
     ms, calls = collections.Counter(), collections.Counter()
@@ -276,8 +280,7 @@ def _jax_trace(logdir):
         for e in line.events:
             stats = {names.get(s.metadata_id): s for s in e.stats}
             if "hlo_op" in stats and "program_id" in stats:
-                program = stats["program_id"].uint64_value or stats["program_id"].int64_value
-                key = (program, plane.event_metadata[e.metadata_id].name)
+                key = (_int(stats["program_id"]), plane.event_metadata[e.metadata_id].name)
                 ms[key] += e.duration_ps / 1e9
                 calls[key] += 1
             elif line.name == "python":
@@ -329,15 +332,14 @@ def profile_jax(args):
     def rate(gflop, t_ms):
         return gflop / (t_ms / 1e3) if t_ms else 0.0
 
-    flop_total = sum(g for _, g, _ in kinds.values())
-    overall = {"ms": round(total, 1), "gflop": round(flop_total, 2),
-               "gflop_per_s": round(rate(flop_total, total), 1),
-               "fraction_of_fp32_gemm": round(rate(flop_total, total) / gemm["fp32"], 4),
-               "fraction_of_bf16_gemm": round(rate(flop_total, total) / gemm["bf16"], 4)}
-    kind_rows = [{"kind": k, "ms": round(t, 1), "share": round(t / total, 4), "calls": n,
-                  "gflop": round(g, 2), "gflop_per_s": round(rate(g, t), 1),
-                  "fraction_of_fp32_gemm": round(rate(g, t) / gemm["fp32"], 4),
-                  "fraction_of_bf16_gemm": round(rate(g, t) / gemm["bf16"], 4)}
+    def speed(t_ms, gflop):  # time, work, and speed against the machine's GEMM rates
+        return {"ms": round(t_ms, 1), "gflop": round(gflop, 2),
+                "gflop_per_s": round(rate(gflop, t_ms), 1),
+                **{f"fraction_of_{dt}_gemm": round(rate(gflop, t_ms) / gemm[dt], 4)
+                   for dt in ("fp32", "bf16")}}
+
+    overall = speed(total, sum(g for _, g, _ in kinds.values()))
+    kind_rows = [{"kind": k, **speed(t, g), "share": round(t / total, 4), "calls": n}
                  for k, (t, g, n) in sorted(kinds.items(), key=lambda kv: -kv[1][0])]
     top = []
     for name, t, n, kind, gflop, what in rows[:args.top]:
