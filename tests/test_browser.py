@@ -250,3 +250,52 @@ def test_landing_page_suggests_the_browsers_language(browser, server):
         assert re.search(r"/fr/index\.html$", pg.url)
     finally:
         context.close()
+
+
+def _notebook_links(page):
+    """The Colab and download entries the reader can see: {kind: [(framework, href)]}."""
+    return page.evaluate("""() => {
+        const out = {colab: [], notebook: []};
+        for (const kind of Object.keys(out)) {
+            document.querySelectorAll(`a[class*="btn-${kind}-"]`).forEach((a) => {
+                const li = a.closest("li");
+                if (li && li.hidden) return;
+                const fw = [...a.classList].find((c) => c.startsWith(`btn-${kind}-`));
+                out[kind].push([fw.slice(`btn-${kind}-`.length), a.href]);
+            });
+        }
+        return out;
+    }""")
+
+
+@pytest.mark.parametrize("lang", EDITIONS)
+def test_colab_and_download_follow_the_framework_tab(page, server, lang):
+    _open(page, server, f"{lang}/resnext.html")
+    links = _notebook_links(page)
+    assert [fw for fw, _ in links["colab"]] == ["pytorch"]
+    assert links["colab"][0][1].endswith(f"/{lang}/pytorch/resnext.ipynb")
+    assert links["notebook"] == [["pytorch", f"{server}/{lang}/_notebooks/pytorch/resnext.ipynb"]]
+    for fw in ("jax", "tensorflow"):
+        page.locator(".framework-tabs > label", has_text=FRAMEWORKS[fw]).first.click()
+        links = _notebook_links(page)
+        assert [f for f, _ in links["colab"]] == [fw] == [f for f, _ in links["notebook"]]
+        assert links["colab"][0][1].endswith(f"/{lang}/{fw}/resnext.ipynb")
+    # The choice, remembered, sets the links of the next page.
+    _open(page, server, f"{lang}/training.html")
+    assert [f for f, _ in _notebook_links(page)["colab"]] == ["tensorflow"]
+    page.locator(".dropdown-launch-buttons button").click()
+    _shot(page, f"colab-menu-{lang}.png")
+
+
+def test_without_javascript_every_notebook_is_offered(browser, server):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{server}/pt/training.html")
+    for fw in FRAMEWORKS:
+        for kind in ("colab", "notebook"):
+            link = page.locator(f"a.btn-{kind}-{fw}")
+            assert link.count() == 1
+            assert link.locator("xpath=..").get_attribute("hidden") is None
+        assert page.locator(f"a.btn-colab-{fw}").get_attribute("href").endswith(
+            f"/pt/{fw}/training.ipynb")
+    context.close()

@@ -129,7 +129,11 @@ def sync(pages: list[Path]) -> int:
     from jupytext.combine import combine_inputs_with_outputs
 
     stale = 0
+    notebooks = set(paired_pages())
     for page in pages:
+        if page not in notebooks:
+            print(f"skipped {page.relative_to(ROOT)}: not a notebook page")
+            continue
         twin = page.with_suffix(".ipynb")
         stored = nbformat.read(twin, as_version=4)
         before = {c.source for c in stored.cells if c.cell_type == "code"}

@@ -9,6 +9,7 @@ available and a small configuration on a CPU. The environment variable
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
 from . import i18n
@@ -115,12 +116,30 @@ def degradation_config(gpu: bool, size: str | None = None) -> DegradationConfig:
 
 
 def quiet_tensorflow() -> None:
-    """Silences most of TensorFlow's C++ log lines; works only before TensorFlow loads.
+    """Loads TensorFlow without its C++ log lines; works only before TensorFlow loads.
 
-    A few lines printed while TensorFlow loads ignore every setting; notebook kernels
-    keep them out of the outputs with ``capture_fd_output = False`` (see .ipython/).
+    ``TF_CPP_MIN_LOG_LEVEL=3`` silences what TensorFlow logs once it runs. A few lines
+    come earlier, while its C++ runtime loads, and ignore every setting (absl's "All
+    log messages before absl::InitializeLog() is called are written to STDERR", the
+    CUDA stub's "Could not find cuda drivers", on GPU builds the "Unable to register
+    cuDNN factory" lines). They go straight to file descriptor 2, which a Jupyter
+    kernel, Colab's included, forwards under the cell. So TensorFlow is imported here
+    with that descriptor pointed at /dev/null. Python's own errors are not affected:
+    an ImportError still raises, and is printed after the descriptor is back.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def parse_resize(resize) -> tuple[int, int]:
