@@ -411,7 +411,7 @@ def install_cell(app, fw: str) -> nbformat.NotebookNode:
         lines += ["import os"]
         lines += comment(_("On a GPU, JAX takes 75% of its memory at first use; this makes "
                            "it take what it needs."))
-        lines += ['os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"']
+        lines += ['os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")']
     lines += [
         f'%pip install -q "{install_requirement(app)}"',
         "import d2l_resnet",
@@ -432,13 +432,18 @@ def header_cell(app, docname: str, title: str, fw: str) -> nbformat.NotebookNode
         f"# {title}\n\n{line} [{link}]({page_url(app, docname)})")
 
 
+def frameworks_of(doctree: nodes.document) -> list[str]:
+    """The frameworks whose code cells the page has, in the book's order."""
+    found = {framework_of(n) for n in doctree.findall(nodes.container)}
+    return [fw for fw in FRAMEWORKS if fw in found]
+
+
 def write_notebooks(app, doctree: nodes.document, docname: str) -> None:
     source = Path(app.env.doc2path(docname))
     if source.suffix != ".ipynb":
         return
     stored = nbformat.read(source, as_version=4)
-    present = {framework_of(n) for n in doctree.findall(nodes.container)} - {None}
-    for fw in (f for f in FRAMEWORKS if f in present):
+    for fw in frameworks_of(doctree):
         md = Markdown(app, docname, fw)
         chunks = md.document(doctree)
         cells = [install_cell(app, fw), header_cell(app, docname, md.title, fw)]
@@ -495,29 +500,28 @@ def on_page(app, pagename, templatename, context, doctree):
     if app.builder.name != "html" or doctree is None:
         return  # singlehtml (the PDFs) and other builders write no notebooks
     write_notebooks(app, doctree, pagename)
-    present = [fw for fw in FRAMEWORKS
-               if any(framework_of(n) == fw for n in doctree.findall(nodes.container))]
+    present = frameworks_of(doctree)
     if not present:
         return
     pathto = context["pathto"]
+
+    def entries(kind, text, tooltip, icon, url):
+        return [{"type": "link", "text": f"{text} · {FRAMEWORKS[fw]}",
+                 "tooltip": tooltip.format(framework=FRAMEWORKS[fw]), "icon": icon,
+                 "label": f"{kind}-{fw}", "url": url(fw)} for fw in present]
+
     for group in context.get("header_buttons", []):
         buttons = group.get("buttons", [])
         if group.get("label") == "launch-buttons":
-            others = [b for b in buttons if b.get("text") != "Colab"]
-            group["buttons"] = [{
-                "type": "link", "text": f"Colab · {FRAMEWORKS[fw]}",
-                "tooltip": _("Open the {framework} notebook in Colab").format(
-                    framework=FRAMEWORKS[fw]),
-                "icon": "_static/images/logo_colab.png", "label": f"colab-{fw}",
-                "url": colab_url(app, pagename, fw)} for fw in present] + others
+            group["buttons"] = entries(
+                "colab", "Colab", _("Open the {framework} notebook in Colab"),
+                "_static/images/logo_colab.png", lambda fw: colab_url(app, pagename, fw),
+            ) + [b for b in buttons if b.get("text") != "Colab"]
         elif group.get("label") == "download-buttons":
-            others = [b for b in buttons if b.get("label") != "download-notebook-button"]
-            group["buttons"] = [{
-                "type": "link", "text": f".ipynb · {FRAMEWORKS[fw]}",
-                "tooltip": _("Download the {framework} notebook").format(
-                    framework=FRAMEWORKS[fw]),
-                "icon": "fas fa-code", "label": f"notebook-{fw}",
-                "url": pathto(notebook_path(pagename, fw), 1)} for fw in present] + others
+            group["buttons"] = entries(
+                "notebook", ".ipynb", _("Download the {framework} notebook"), "fas fa-code",
+                lambda fw: pathto(notebook_path(pagename, fw), 1),
+            ) + [b for b in buttons if b.get("label") != "download-notebook-button"]
 
 
 def setup(app):
