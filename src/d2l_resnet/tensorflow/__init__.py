@@ -1,7 +1,8 @@
 """TensorFlow/Keras side of the book's library; mirrors ``d2l_resnet.torch`` name for name.
 
 Importing it first silences TensorFlow's C++ log lines and lets TensorFlow share a
-GPU with PyTorch (memory growth instead of grabbing all memory).
+GPU with PyTorch and JAX (memory growth instead of grabbing all memory; see
+``use_memory_growth``).
 """
 
 from ..runtime import quiet_tensorflow

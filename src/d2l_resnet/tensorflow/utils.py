@@ -68,7 +68,13 @@ def try_gpu() -> str:
 
 
 def use_memory_growth() -> None:
-    """Lets TensorFlow take GPU memory as needed, so PyTorch can share the GPU."""
+    """Lets TensorFlow take GPU memory as needed, so PyTorch and JAX can share the GPU.
+
+    ``import d2l_resnet`` already sets ``TF_FORCE_GPU_ALLOW_GROWTH=true`` (unless the
+    reader set it), and where that variable is set TensorFlow follows it and ignores
+    this setting. This is the in-code equivalent, for a process without the variable;
+    like it, it works only before TensorFlow first uses the GPU.
+    """
     for gpu in tf.config.list_physical_devices("GPU"):
         try:
             tf.config.experimental.set_memory_growth(gpu, True)
