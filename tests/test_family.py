@@ -310,7 +310,11 @@ def test_lesion_deletes_one_block_at_a_time(fw, shortcuts):
         expected = float(np.mean(np.asarray(predict(
             [stem, *blocks[:k], *blocks[k + 1:], head])) == np.asarray(y)))
         assert result["deleted"][k] == pytest.approx(expected, abs=1e-12)
-    assert min(result["deleted"][k] for k in (0, 1, 3)) < 1.0  # deleting changes things
+    if shortcuts:
+        # Deleting changes predictions, so the equalities above are not vacuous. Not
+        # asked of the plain net: untrained, it can predict one class for every image
+        # whatever is deleted (it does in float32, on a CPU without bf16 autocast).
+        assert min(result["deleted"][k] for k in (0, 1, 3)) < 1.0
 
 
 @pytest.mark.parametrize("fw", ["torch", "tensorflow"])
