@@ -171,3 +171,22 @@ def test_jax_profile_accounts_for_the_step(tiny_data_dir, tmp_path):
                    for k, v in kinds.items()), role
     assert all(0 < k["fraction_of_fp32_gemm"] for k in kinds.values() if k["gflop"])
     assert result["top_ops"][0]["ms"] == max(k["ms"] for k in result["top_ops"])
+
+
+def test_onednn_benchmark_runs_tensorflow_both_ways(tiny_data_dir, tmp_path):
+    out = tmp_path / "onednn.json"
+    subprocess.run([sys.executable, str(BENCH_DIR / "tensorflow_onednn.py"), "--data",
+                    str(tiny_data_dir), "--num-train", "64", "--num-val", "32",
+                    "--gemm-size", "256", "--out", str(out)],
+                   check=True, capture_output=True, text=True, timeout=600)
+    result = json.loads(out.read_text())
+    off, on = (result["runs"][f"TF_ENABLE_ONEDNN_OPTS={v}"] for v in "01")
+    assert result["speedup"] == pytest.approx(off["seconds"] / on["seconds"])
+    per_image = result["gflop_per_image"]
+    work = 64 * per_image["train"] + 32 * per_image["eval"]
+    gemm = sum(result["gemm_fp32_gflop_per_s"].values()) / 2
+    for run in (off, on):
+        assert len(run["train_loss"]) == 1 and 0 <= run["val_acc"][0] <= 1
+        assert run["gflop_per_s"] == pytest.approx(work / run["seconds"])
+        assert run["fraction_of_fp32_gemm"] == pytest.approx(run["gflop_per_s"] / gemm)
+    assert result["config"]["resize"] == on["resize"] and per_image["train"] > per_image["eval"]

@@ -154,3 +154,35 @@ def test_table_renders_markdown_in_the_current_language():
         "11\u202f456" in Table(["p"], [[11456]])._repr_markdown_()
     with pytest.raises(ValueError, match="has 2 cells, expected 3"):
         Table(["a", "b", "c"], [[1, 2]])
+
+
+def _tensorflow_import(code: str, **env) -> subprocess.CompletedProcess:
+    """Runs ``code`` in a new Python whose environment lacks TensorFlow's variables."""
+    import os
+
+    clean = {k: v for k, v in os.environ.items() if k not in runtime.TENSORFLOW_DEFAULTS}
+    clean.update(env)
+    return subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True,
+                          text=True, check=True)
+
+
+@pytest.mark.parametrize("mine", [None, "0"])
+def test_tensorflow_loads_with_onednn_unless_the_reader_said_otherwise(mine):
+    env = {} if mine is None else {"TF_ENABLE_ONEDNN_OPTS": mine}
+    code = ("import os, sys; import d2l_resnet.tensorflow; "
+            "print('tensorflow' in sys.modules, os.environ['TF_ENABLE_ONEDNN_OPTS'], "
+            "os.environ['TF_CPP_MIN_LOG_LEVEL'])")
+    out = _tensorflow_import(code, **env).stdout.split()
+    assert out == ["True", mine or "1", "3"]
+
+
+def test_the_onednn_setting_turns_tensorflows_onednn_kernels_on():
+    # TensorFlow says so in one log line at import (port.cc); with the variable unset
+    # it stays silent on a CPU without AVX512-VNNI, BF16 or AMX, and says it otherwise.
+    line = "oneDNN custom operations are on"
+    on = _tensorflow_import("import tensorflow", TF_CPP_MIN_LOG_LEVEL="0",
+                            TF_ENABLE_ONEDNN_OPTS=runtime.TENSORFLOW_DEFAULTS[
+                                "TF_ENABLE_ONEDNN_OPTS"])
+    off = _tensorflow_import("import tensorflow", TF_CPP_MIN_LOG_LEVEL="0",
+                             TF_ENABLE_ONEDNN_OPTS="0")
+    assert line in on.stderr and line not in off.stderr

@@ -129,9 +129,9 @@ def _probe_torch() -> tuple[str, str | None, dict]:
 
 
 def _probe_tensorflow() -> tuple[str, str | None, dict]:
-    from d2l_resnet.runtime import quiet_tensorflow
+    from d2l_resnet.runtime import load_tensorflow
 
-    quiet_tensorflow()  # imports TensorFlow without its C++ log lines, as the library does
+    load_tensorflow()  # imports TensorFlow as the library does, without its C++ log lines
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")

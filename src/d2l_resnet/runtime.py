@@ -115,21 +115,32 @@ def degradation_config(gpu: bool, size: str | None = None) -> DegradationConfig:
     return DegradationConfig(size=size, reason=reason, **values)
 
 
-def quiet_tensorflow() -> None:
-    """Loads TensorFlow without its C++ log lines; works only before TensorFlow loads.
+# TensorFlow's settings, applied before it loads (it reads them then); a reader's own
+# value wins. TF_ENABLE_ONEDNN_OPTS: TensorFlow turns its oneDNN CPU kernels on by
+# default only on CPUs with AVX512-VNNI, AVX512-BF16 or AMX and runs its own slower
+# convolutions elsewhere: on an AVX2 CPU (the CI machine's) the training page's
+# ResNet-18 trained 4.25 times faster with them on (bench/tensorflow_onednn.py,
+# bench/results/tensorflow-onednn.json).
+TENSORFLOW_DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "1"}
 
-    ``TF_CPP_MIN_LOG_LEVEL=3`` silences what TensorFlow logs once it runs. A few lines
-    come earlier, while its C++ runtime loads, and ignore every setting (absl's "All
-    log messages before absl::InitializeLog() is called are written to STDERR", the
-    CUDA stub's "Could not find cuda drivers", on GPU builds the "Unable to register
-    cuDNN factory" lines). They go straight to file descriptor 2, which a Jupyter
-    kernel, Colab's included, forwards under the cell. So TensorFlow is imported here
-    with that descriptor pointed at /dev/null. Python's own errors are not affected:
-    an ImportError still raises, and is printed after the descriptor is back.
+
+def load_tensorflow() -> None:
+    """Imports TensorFlow with ``TENSORFLOW_DEFAULTS`` and without its C++ log lines.
+
+    Works only before TensorFlow loads. ``TF_CPP_MIN_LOG_LEVEL=3`` silences what
+    TensorFlow logs once it runs. A few lines come earlier, while its C++ runtime
+    loads, and ignore every setting (absl's "All log messages before
+    absl::InitializeLog() is called are written to STDERR", the CUDA stub's "Could not
+    find cuda drivers", on GPU builds the "Unable to register cuDNN factory" lines).
+    They go straight to file descriptor 2, which a Jupyter kernel, Colab's included,
+    forwards under the cell. So TensorFlow is imported here with that descriptor
+    pointed at /dev/null. Python's own errors are not affected: an ImportError still
+    raises, and is printed after the descriptor is back.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" in sys.modules:
         return
+    for name, value in TENSORFLOW_DEFAULTS.items():
+        os.environ.setdefault(name, value)
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)

@@ -1,13 +1,14 @@
 """TensorFlow/Keras side of the book's library; mirrors ``d2l_resnet.torch`` name for name.
 
-Importing it first silences TensorFlow's C++ log lines and lets TensorFlow share a
-GPU with PyTorch and JAX (memory growth instead of grabbing all memory; see
-``use_memory_growth``).
+Importing it first silences TensorFlow's C++ log lines, turns on TensorFlow's oneDNN
+CPU kernels where TensorFlow would leave them off (``runtime.TENSORFLOW_DEFAULTS``)
+and lets TensorFlow share a GPU with PyTorch and JAX (memory growth instead of
+grabbing all memory; see ``use_memory_growth``).
 """
 
-from ..runtime import quiet_tensorflow
+from ..runtime import load_tensorflow
 
-quiet_tensorflow()
+load_tensorflow()
 
 from .blocks import Residual, ResNeXtBlock
 from .data import FashionMNIST
