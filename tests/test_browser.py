@@ -219,8 +219,15 @@ def test_search_finds_other_inflections_in_the_edition_only(page, server, lang, 
     """The edition's search index uses its language's stemmer: a plural finds pages
     that only have the singular, and only pages of that edition come back."""
     page.goto(f"{server}/{lang}/search.html?q={query}", wait_until="networkidle")
-    page.wait_for_function("() => document.querySelectorAll('#search-results li').length > 0",
-                           timeout=20000)
+    # Sphinx's search lists its hits one by one (a 5 ms timer each) and writes the
+    # summary, "... found N page(s) ...", only after the last: read the hits then.
+    page.wait_for_function(
+        """() => {
+            const summary = document.querySelector('#search-results .search-summary');
+            const found = summary && summary.innerText.match(/\\d+/);
+            return found && document.querySelectorAll('#search-results li').length
+                >= Number(found[0]) && Number(found[0]) > 0;
+        }""", timeout=20000)
     hits = page.locator("#search-results li a").evaluate_all(
         "as => [...new Set(as.map(a => a.href.split('#')[0].split('?')[0]))]")
     assert hits and all(h.startswith(f"{server}/{lang}/") for h in hits), hits
