@@ -48,9 +48,7 @@ out = dict(seconds=seconds, bf16=trainer.bf16, train_loss=history.train_loss,
 if {count_flops}:
     import flops
     out["gflop_per_image"] = {{k: v / 1e9 for k, v in flops.tf_step_flops(
-        lambda: d2l_tf.ResNet18(lr=cfg.lr), cfg.batch_size,
-        (*cfg.resize, 1) if isinstance(cfg.resize, tuple) else (cfg.resize, cfg.resize, 1)
-    ).items()}}
+        lambda: d2l_tf.ResNet18(lr=cfg.lr), cfg.batch_size, (*cfg.resize, 1)).items()}}
 print(json.dumps(out))
 """
 

@@ -1,5 +1,6 @@
 """The sizing rule, input validation helpers and localized messages."""
 
+import os
 import subprocess
 import sys
 
@@ -158,8 +159,6 @@ def test_table_renders_markdown_in_the_current_language():
 
 def _tensorflow_import(code: str, **env) -> subprocess.CompletedProcess:
     """Runs ``code`` in a new Python whose environment lacks TensorFlow's variables."""
-    import os
-
     clean = {k: v for k, v in os.environ.items() if k not in runtime.TENSORFLOW_DEFAULTS}
     clean.update(env)
     return subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True,
