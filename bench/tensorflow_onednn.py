@@ -43,7 +43,7 @@ trainer = d2l_tf.Trainer(max_epochs={epochs}, plot=False, progress=False)
 start = time.perf_counter()
 history = trainer.fit(model, data)
 seconds = time.perf_counter() - start
-out = dict(seconds=seconds, bf16=trainer.bf16, train_loss=history.train_loss,
+out = dict(seconds=seconds, bf16=trainer.dtype is not None, train_loss=history.train_loss,
            val_acc=history.val_acc, batch_size=cfg.batch_size, resize=cfg.resize)
 if {count_flops}:
     import flops

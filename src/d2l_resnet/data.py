@@ -346,7 +346,7 @@ def load_fashion_mnist(
 
 
 class FashionMNISTBase:
-    """What the PyTorch and TensorFlow ``FashionMNIST`` loaders share: argument checks,
+    """What the PyTorch, TensorFlow and JAX ``FashionMNIST`` loaders share: argument checks,
     loading, and the optional cut to the first ``num_train``/``num_val`` images.
 
     Args:

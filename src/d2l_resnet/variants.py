@@ -5,8 +5,8 @@ pre-activation versions (He et al., 2016b), ResNeXt (Xie et al., 2017) and the
 CIFAR-style plain and residual networks of the degradation experiment (He et al.,
 2016a, Section 4.2): the block type, the number of blocks and the width of each stage,
 the width of the bottleneck and its number of groups. ``build_resnet`` in
-``d2l_resnet.torch`` and ``d2l_resnet.tensorflow`` turns a variant into a model; this
-module imports neither framework.
+``d2l_resnet.torch``, ``d2l_resnet.tensorflow`` and ``d2l_resnet.jax`` turns a variant
+into a model; this module imports no framework.
 """
 
 from __future__ import annotations
@@ -104,8 +104,8 @@ class Variant:
 
         The first block of every stage but the first halves height and width
         (stride 2); every block reads the previous block's channels. The dicts fit
-        the block classes of ``d2l_resnet.torch.family`` and
-        ``d2l_resnet.tensorflow.family`` alike.
+        the block classes of the ``family`` module of every framework package
+        alike (``d2l_resnet.jax`` adds its ``rngs``).
         """
         stages, channels = [], self.stem_channels
         for s, depth in enumerate(self.depths):

@@ -45,8 +45,9 @@ class Trainer:
         if mixed_precision not in ("auto", "bf16", "off"):
             raise ValueError(
                 f"mixed_precision must be 'auto', 'bf16' or 'off', got {mixed_precision!r}")
-        self.bf16 = mixed_precision == "bf16" or (
+        bf16 = mixed_precision == "bf16" or (
             mixed_precision == "auto" and _has_fast_bf16(self.device))
+        self.dtype = tf.bfloat16 if bf16 else None  # the compute dtype, as in the others
         self.jit_compile = "GPU" in self.device if jit_compile is None else jit_compile
         self.plot, self.progress = plot, progress
 
@@ -55,7 +56,7 @@ class Trainer:
         lr = getattr(model, "lr", None)
         if not isinstance(lr, (int, float)) or lr <= 0:
             raise ValueError(f"the model needs a positive learning rate attribute 'lr', got {lr!r}")
-        if self.bf16 and not model.built:
+        if self.dtype is not None and not model.built:
             _compute_in_bf16(model)
         optimizer = tf.keras.optimizers.SGD(learning_rate=lr)
         with tf.device(self.device):
@@ -71,13 +72,6 @@ class Trainer:
             grads = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
             return loss_sum
-
-        @tf.function(jit_compile=self.jit_compile)
-        def eval_step(X, y):
-            logits = model(X, training=False)
-            correct = tf.reduce_sum(tf.cast(tf.argmax(logits, axis=1, output_type=y.dtype) == y,
-                                            tf.float32))
-            return loss_fn(y, logits), correct
 
         history = History(device=self.device.split(":")[-2].strip("/"))
         num_batches = int(data.train_dataloader().cardinality())
@@ -97,7 +91,7 @@ class Trainer:
                 count = sum(sizes)
                 val_loss = val_acc = math.nan
                 if validates(epoch + 1, self.max_epochs, self.validation_freq):
-                    val_loss, val_acc = _evaluate(eval_step, data)
+                    val_loss, val_acc = self.evaluate(model, data)
                 history.record(float(loss_sums.sum()) / count, val_loss, val_acc, count,
                                loss_sums / sizes, seconds=time.perf_counter() - epoch_start)
                 bar.set_postfix(epoch_postfix(history))
@@ -107,6 +101,37 @@ class Trainer:
         bar.close()
         self.board = board
         return history
+
+    def evaluate(self, model, data) -> tuple[float, float]:
+        """Mean cross-entropy loss and accuracy on the validation set."""
+        # One compiled step per model, kept for the next call: tracing it again on
+        # every validation would cost more than the validation itself.
+        cached = getattr(self, "_eval_step", None)
+        if cached is None or cached[0] is not model:
+            cached = self._eval_step = (model, _eval_step(model, self.jit_compile))
+        eval_step = cached[1]
+        loss_sum, correct, count = tf.zeros(()), tf.zeros(()), 0
+        with tf.device(self.device):
+            for X, y in data.val_dataloader():
+                batch_loss, batch_correct = eval_step(X, y)
+                loss_sum += batch_loss
+                correct += batch_correct
+                count += int(y.shape[0])
+        return float(loss_sum) / count, float(correct) / count
+
+
+def _eval_step(model, jit_compile):
+    """The compiled evaluation step: summed loss and number of correct predictions."""
+    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
+
+    @tf.function(jit_compile=jit_compile)
+    def eval_step(X, y):
+        logits = model(X, training=False)
+        correct = tf.reduce_sum(tf.cast(tf.argmax(logits, axis=1, output_type=y.dtype) == y,
+                                        tf.float32))
+        return loss_fn(y, logits), correct
+
+    return eval_step
 
 
 def _build_eagerly(model, optimizer, data) -> None:
@@ -124,14 +149,6 @@ def _build_eagerly(model, optimizer, data) -> None:
         optimizer.build(model.trainable_variables)
 
 
-def _evaluate(eval_step, data) -> tuple[float, float]:
-    loss_sum, correct, count = tf.zeros(()), tf.zeros(()), 0
-    for X, y in data.val_dataloader():
-        batch_loss, batch_correct = eval_step(X, y)
-        loss_sum += batch_loss
-        correct += batch_correct
-        count += int(y.shape[0])
-    return float(loss_sum) / count, float(correct) / count
 
 
 def _compute_in_bf16(model) -> None:

@@ -25,9 +25,9 @@ def conv_bn(in_channels, out_channels, kernel_size, stride=1, groups=1):
 
 
 def projection(in_channels, out_channels, stride, with_bn=True):
-    """The shortcut: identity if the shape is kept, else a 1x1 convolution."""
+    """The shortcut: identity (None) if the shape is kept, else a 1x1 convolution."""
     if in_channels == out_channels and stride == 1:
-        return nn.Identity()
+        return None
     if with_bn:
         return conv_bn(in_channels, out_channels, 1, stride)
     return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
@@ -41,12 +41,13 @@ class BasicBlock(nn.Module):
         self.branch = nn.Sequential(
             conv_bn(in_channels, out_channels, 3, stride), nn.ReLU(),
             conv_bn(out_channels, out_channels, 3))
+        self.use_shortcut = shortcut
         self.shortcut = projection(in_channels, out_channels, stride) if shortcut else None
 
     def forward(self, X):
         Y = self.branch(X)
-        if self.shortcut is not None:
-            Y = Y + self.shortcut(X)
+        if self.use_shortcut:
+            Y = Y + (X if self.shortcut is None else self.shortcut(X))
         return F.relu(Y)
 
 
@@ -63,12 +64,13 @@ class Bottleneck(nn.Module):
             conv_bn(in_channels, bot_channels, 1, s1), nn.ReLU(),
             conv_bn(bot_channels, bot_channels, 3, s3, groups), nn.ReLU(),
             conv_bn(bot_channels, out_channels, 1))
+        self.use_shortcut = shortcut
         self.shortcut = projection(in_channels, out_channels, stride) if shortcut else None
 
     def forward(self, X):
         Y = self.branch(X)
-        if self.shortcut is not None:
-            Y = Y + self.shortcut(X)
+        if self.use_shortcut:
+            Y = Y + (X if self.shortcut is None else self.shortcut(X))
         return F.relu(Y)
 
 
@@ -85,6 +87,7 @@ class PreActBlock(nn.Module):
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.use_shortcut = shortcut
         self.shortcut = (projection(in_channels, out_channels, stride, with_bn=False)
                          if shortcut else None)
 
@@ -92,10 +95,10 @@ class PreActBlock(nn.Module):
         A = F.relu(self.bn1(X))
         Y = self.conv1(A)
         Y = self.conv2(F.relu(self.bn2(Y)))
-        if self.shortcut is None:
+        if not self.use_shortcut:
             return Y
         # The identity adds X itself; a projection reads the pre-activated A.
-        return Y + (X if isinstance(self.shortcut, nn.Identity) else self.shortcut(A))
+        return Y + (X if self.shortcut is None else self.shortcut(A))
 
 
 class PreActBottleneck(nn.Module):
@@ -112,6 +115,7 @@ class PreActBottleneck(nn.Module):
                                bias=False)
         self.bn3 = nn.BatchNorm2d(bot_channels)
         self.conv3 = nn.Conv2d(bot_channels, out_channels, 1, bias=False)
+        self.use_shortcut = shortcut
         self.shortcut = (projection(in_channels, out_channels, stride, with_bn=False)
                          if shortcut else None)
 
@@ -120,24 +124,24 @@ class PreActBottleneck(nn.Module):
         Y = self.conv1(A)
         Y = self.conv2(F.relu(self.bn2(Y)))
         Y = self.conv3(F.relu(self.bn3(Y)))
-        if self.shortcut is None:
+        if not self.use_shortcut:
             return Y
-        return Y + (X if isinstance(self.shortcut, nn.Identity) else self.shortcut(A))
+        return Y + (X if self.shortcut is None else self.shortcut(A))
 
 
 class FamilyResNet(nn.Module):
     """A network of the ResNet family; ``build_resnet`` makes one from a variant."""
 
-    def __init__(self, net: nn.Sequential, spec: Variant, lr: float):
+    def __init__(self, net: nn.Sequential, spec: Variant, in_channels: int, lr: float):
         super().__init__()
-        self.net, self.spec, self.lr = net, spec, lr
+        self.net, self.spec, self.in_channels, self.lr = net, spec, in_channels, lr
 
     def forward(self, X):
         if X.dim() != 4:
             raise ValueError(
                 f"expected a 4-D batch of images (batch, channels, height, width), "
                 f"got shape {tuple(X.shape)}; add a batch axis with X.unsqueeze(0)")
-        expected = self.net.stem[0].in_channels
+        expected = self.in_channels
         if X.shape[1] != expected:
             hint = (": the input looks channels-last (NHWC), use X.permute(0, 3, 1, 2)"
                     if X.shape[-1] == expected else "")
@@ -175,7 +179,7 @@ def build_resnet(spec, num_classes=1000, in_channels=3, lr=0.1) -> FamilyResNet:
     head = [nn.BatchNorm2d(c), nn.ReLU()] if spec.preact else []
     net.add_module("head", nn.Sequential(
         *head, nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(c, num_classes)))
-    return FamilyResNet(net, spec, lr)
+    return FamilyResNet(net, spec, in_channels, lr)
 
 
 def gradient_norms(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> list[float]:
