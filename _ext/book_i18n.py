@@ -19,8 +19,10 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
+from d2l_resnet.registry import LANGUAGES
+
 # Edition folder -> (name in its own language, BCP 47 tag for lang and hreflang).
-EDITIONS = {"en": ("English", "en"), "pt": ("Português", "pt-BR"), "fr": ("Français", "fr")}
+EDITIONS = {code: (lang.name, lang.tag) for code, lang in LANGUAGES.items()}
 DEFAULT = "en"
 
 

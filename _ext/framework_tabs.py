@@ -19,9 +19,10 @@ from docutils import nodes
 from sphinx.transforms import SphinxTransform
 from sphinx_design.shared import create_component
 
-# Tag -> tab label, in the order the book's cells come in. Adding a framework is
-# adding a line here (and its cells).
-FRAMEWORKS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow", "jax": "JAX"}
+from d2l_resnet.registry import FRAMEWORKS as REGISTRY
+
+# Tag -> tab label, in the order the book's cells come in (d2l_resnet.registry).
+FRAMEWORKS = {tag: fw.name for tag, fw in REGISTRY.items()}
 SYNC_GROUP = "framework"
 
 

@@ -5,7 +5,8 @@
   friendliest possible workload, measured in the benchmark's own process.
 * ``torch_step_flops`` / ``tf_step_flops``: FLOPs of one training step (forward and
   backward) and of one evaluation step, counted by each framework's own means:
-  ``torch.utils.flop_counter`` for PyTorch, the traced graph for TensorFlow. Both
+  ``torch.utils.flop_counter`` for PyTorch, the traced graph for TensorFlow (the
+  library's ``d2l_resnet.tensorflow.utils.graph_flops``, which ``block_cost`` uses too). Both
   count a multiply-add as 2 FLOPs and count convolutions and matrix products only,
   so the two counts of the same network agree.
 * ``machine``: CPU model, cores and library versions, for the results files.
@@ -13,7 +14,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 import time
@@ -84,6 +84,8 @@ def tf_step_flops(make_model, batch_size: int, image_shape) -> dict[str, float]:
     it before running, as PyTorch never computes it."""
     import tensorflow as tf
 
+    from d2l_resnet.tensorflow.utils import graph_flops
+
     model = make_model()
     spec_X = tf.TensorSpec((batch_size, *image_shape), tf.float32)
     spec_y = tf.TensorSpec((batch_size,), tf.int32)
@@ -109,44 +111,6 @@ def tf_step_flops(make_model, batch_size: int, image_shape) -> dict[str, float]:
             "eval": graph_flops(eval_graph) / batch_size}
 
 
-def graph_flops(graph) -> int:
-    """FLOPs of the convolutions and matrix products (forward and backward) that the
-    outputs of ``graph`` depend on; a multiply-add counts 2."""
-    live = _live_ops(graph)
-    flops = 0
-    for op in live:
-        t = op.type
-        if t in ("Conv2D", "DepthwiseConv2dNative"):
-            kh, kw, cin_per_group, _ = op.inputs[1].shape
-            flops += 2 * math.prod(op.outputs[0].shape) * kh * kw * cin_per_group
-        elif t == "Conv2DBackpropInput":  # inputs: sizes, filter, grad of the output
-            kh, kw, cin_per_group, _ = op.inputs[1].shape
-            flops += 2 * math.prod(op.inputs[2].shape) * kh * kw * cin_per_group
-        elif t == "Conv2DBackpropFilter":  # inputs: input, filter sizes, grad of output
-            kh, kw, cin_per_group, _ = op.outputs[0].shape
-            flops += 2 * math.prod(op.inputs[2].shape) * kh * kw * cin_per_group
-        elif t in ("MatMul", "BatchMatMulV2", "BatchMatMulV3"):
-            a = op.inputs[0].shape
-            adj = op.get_attr("transpose_a") if t == "MatMul" else op.get_attr("adj_x")
-            inner = a[-2] if adj else a[-1]
-            flops += 2 * math.prod(op.outputs[0].shape) * inner
-        elif t.endswith("PartitionedCall"):
-            flops += graph_flops(graph._get_function(op.get_attr("f").name).graph)
-    return int(flops)
-
-
-def _live_ops(graph):
-    """The ops that the graph's outputs and control outputs depend on."""
-    roots = [t.op for t in graph.outputs] + list(getattr(graph, "control_outputs", []))
-    seen, stack = set(), list(roots)
-    while stack:
-        op = stack.pop()
-        if op.name in seen:
-            continue
-        seen.add(op.name)
-        stack.extend(t.op for t in op.inputs)
-        stack.extend(op.control_inputs)
-    return [op for op in graph.get_operations() if op.name in seen]
 
 
 # ---------------------------------------------------------------------------- machine

@@ -373,7 +373,8 @@ PLANS = {
                   data=torch_data, models=torch_model_factory, counter="torch.utils.flop_counter"),
     "tensorflow": dict(baseline=tf_baseline, library=tf_library, flops=tf_flops,
                        data=tf_data, models=tf_model_factory,
-                       counter="traced tf.function graph (bench/flops.py)"),
+                       counter="traced tf.function graph "
+                               "(d2l_resnet.tensorflow.utils.graph_flops)"),
     "jax": dict(baseline=jax_baseline, library=jax_library, flops=jax_flops, data=jax_data,
                 models=jax_model_factory,
                 counter="XLA cost analysis of each convolution and matrix product in the "

@@ -6,19 +6,20 @@ framework imposes it. A new public name, parameter or default that one package l
 fails here until the other two have it or it is added to ``ALLOWED`` with its reason.
 """
 
+import importlib
 import inspect
 
 import pytest
 
-from d2l_resnet import torch as d2l_torch
+from d2l_resnet.registry import FRAMEWORKS
 from d2l_resnet.variants import cifar_variant
 
 tf = pytest.importorskip("tensorflow")
 jax = pytest.importorskip("jax")
-from d2l_resnet import jax as d2l_jax  # noqa: E402
-from d2l_resnet import tensorflow as d2l_tf  # noqa: E402
-
-PACKAGES = {"pytorch": d2l_torch, "tensorflow": d2l_tf, "jax": d2l_jax}
+# Every framework of the registry, by its cell tag: a new one is compared at once.
+PACKAGES = {tag: importlib.import_module(f"d2l_resnet.{fw.package}")
+            for tag, fw in FRAMEWORKS.items()}
+d2l_torch, d2l_tf, d2l_jax = (PACKAGES[tag] for tag in ("pytorch", "tensorflow", "jax"))
 
 # (framework, public name or "Class.method", parameter) -> why the framework needs it.
 ALLOWED = {
@@ -101,8 +102,14 @@ def _signatures():
         if all(inspect.isclass(o) for o in objs.values()):
             rows.append((name, {fw: o.__init__ for fw, o in objs.items()}))
             methods = set()
-            for o in objs.values():
-                methods |= {m for m, v in vars(o).items()
+            # Methods of the library's own classes, inherited ones too (Trainer.fit
+            # comes from training.BaseTrainer), but not those of nn.Module or
+            # keras.Layer, nor those of a public base, checked under its own name.
+            own = [c for o in objs.values() for c in o.__mro__
+                   if c.__module__.startswith("d2l_resnet")
+                   and (c is o or c.__name__ not in PACKAGES["pytorch"].__all__)]
+            for c in own:
+                methods |= {m for m, v in vars(c).items()
                             if not m.startswith("_") and m not in HOOKS
                             and (callable(v) or isinstance(v, (staticmethod, classmethod)))}
             for m in sorted(methods):
@@ -112,7 +119,8 @@ def _signatures():
     return rows
 
 
-@pytest.mark.parametrize("qualname,funcs", _signatures(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("qualname,funcs", _signatures(),
+                         ids=lambda v: v if isinstance(v, str) else "")
 def test_the_same_signature(qualname, funcs):
     missing = [fw for fw, f in funcs.items() if f is None]
     assert not missing, f"{qualname} is missing in {missing}"

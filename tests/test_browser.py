@@ -18,14 +18,17 @@ from pathlib import Path
 
 import pytest
 
+from d2l_resnet.registry import FRAMEWORKS as REGISTRY
+from d2l_resnet.registry import LANGUAGES
+
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = (shutil.which("chromium") or shutil.which("chromium-browser")
             or shutil.which("google-chrome"))
 ON_CI = os.environ.get("CI") == "true"
-EDITIONS = ("en", "pt", "fr")
-FRAMEWORKS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow", "jax": "JAX"}
+EDITIONS = tuple(LANGUAGES)
+FRAMEWORKS = {tag: fw.name for tag, fw in REGISTRY.items()}
 
 missing = [what for what, ok in (("the built book in _build/html", (HTML / "index.html").exists()),
                                  ("chromium", CHROMIUM)) if not ok]

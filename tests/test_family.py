@@ -1,4 +1,5 @@
-"""The ResNet family built from data: paper counts, cross-framework parity, errors.
+"""The ResNet family built from data: paper counts, cross-framework parity, errors;
+the behaviour tests run for every framework (``FRAMEWORKS``).
 
 Reference numbers:
 - FLOPs: He et al. (2016a), Table 1, and Xie et al. (2017), Table 1, count
@@ -20,8 +21,30 @@ from d2l_resnet.training import History
 from d2l_resnet.variants import VARIANTS, Variant, cifar_variant, variant
 
 tf = pytest.importorskip("tensorflow")
+jax = pytest.importorskip("jax")
+from d2l_resnet import jax as d2l_jax
 from d2l_resnet import tensorflow as d2l_tf
 from test_parity import assert_same_function
+
+# The behaviour tests run once per framework: its package, and how a NumPy batch of
+# NCHW images and labels becomes its input (PyTorch is NCHW, Keras and JAX NHWC).
+PACKAGES = {"torch": d2l_torch, "tensorflow": d2l_tf, "jax": d2l_jax}
+FRAMEWORKS = list(PACKAGES)
+
+
+def framework_input(fw, X, y):
+    """``X`` (NumPy, NCHW) and ``y`` as framework ``fw`` takes them."""
+    if fw == "torch":
+        return torch.from_numpy(X), torch.from_numpy(y)
+    X = np.ascontiguousarray(X.transpose(0, 2, 3, 1))
+    return (tf.constant(X), tf.constant(y)) if fw == "tensorflow" else (X, y)
+
+
+def other_layout(fw, X):
+    """A batch ``X`` of framework ``fw`` in the other layout (NHWC <-> NCHW)."""
+    if fw == "torch":
+        return X.permute(0, 2, 3, 1)
+    return tf.transpose(X, (0, 3, 1, 2)) if fw == "tensorflow" else X.transpose(0, 3, 1, 2)
 
 PAPER_DEPTH = {"ResNet-18": 18, "ResNet-34": 34, "ResNet-50": 50, "ResNet-101": 101,
                "ResNet-152": 152, "ResNeXt-50 (32x4d)": 50}
@@ -152,19 +175,15 @@ def test_plain_block_has_no_shortcut_and_identity_block_adds_its_input():
     assert torch.count_nonzero(plain(X)) == 0
 
 
-@pytest.mark.parametrize("fw", ["torch", "tensorflow"])
+@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_gradients_explode_in_the_deep_plain_net_only(fw):
     """At initialization, the gradient reaching the first convolution of the 56-layer
     plain net is orders of magnitude larger than at its last; shortcuts tame that."""
-    m = {"torch": d2l_torch, "tensorflow": d2l_tf}[fw]
+    m = PACKAGES[fw]
     m.seed_everything(0)
     rng = np.random.default_rng(0)
-    X = rng.random((32, 1, 28, 28), dtype=np.float32)
-    y = rng.integers(0, 10, 32)
-    if fw == "torch":
-        X, y = torch.from_numpy(X), torch.from_numpy(y)
-    else:
-        X, y = tf.constant(X.transpose(0, 2, 3, 1)), tf.constant(y)
+    X, y = framework_input(fw, rng.random((32, 1, 28, 28), dtype=np.float32),
+                           rng.integers(0, 10, 32))
     ratios, peaks = {}, {}
     for shortcuts in (False, True):
         norms = m.gradient_norms(m.build_resnet(cifar_variant(56, shortcuts), 10, 1), X, y)
@@ -197,19 +216,24 @@ def test_bad_names_and_depths():
         variant("ResNet-19")
     with pytest.raises(ValueError, match="6n\\+2"):
         cifar_variant(21)
+
+
+# The fix each framework's message names for an image batch in the other layout.
+LAYOUT_FIX = {"torch": "channels-last.*permute", "tensorflow": "channels-first.*transpose",
+              "jax": "channels-first.*transpose"}
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_wrong_input_is_named_with_the_fix(fw):
+    m = PACKAGES[fw]
     with pytest.raises(TypeError, match="Variant or a variant name"):
-        d2l_torch.build_resnet(((2, 64),))
-
-
-def test_wrong_input_layout_is_named_with_the_fix():
-    model = d2l_torch.build_resnet(cifar_variant(8), 10, 1)
-    with pytest.raises(ValueError, match="channels-last.*permute"):
-        model(torch.zeros(2, 28, 28, 1))
+        m.build_resnet(((2, 64),))
+    model = m.build_resnet(cifar_variant(8), 10, 1)
+    X, _ = framework_input(fw, np.zeros((2, 1, 28, 28), np.float32), np.zeros(2))
+    with pytest.raises(ValueError, match=LAYOUT_FIX[fw]):
+        model(other_layout(fw, X))
     with pytest.raises(ValueError, match="4-D"):
-        model(torch.zeros(1, 28, 28))
-    tf_model = d2l_tf.build_resnet(cifar_variant(8), 10, 1)
-    with pytest.raises(ValueError, match="channels-first.*transpose"):
-        tf_model(tf.zeros((2, 1, 28, 28)))
+        model(X[0])
 
 
 def test_family_model_trains_with_the_books_trainer(tiny_data_dir):
@@ -317,11 +341,12 @@ def test_lesion_deletes_one_block_at_a_time(fw, shortcuts):
         assert min(result["deleted"][k] for k in (0, 1, 3)) < 1.0
 
 
-@pytest.mark.parametrize("fw", ["torch", "tensorflow"])
+@pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_lesion_rejects_bad_input(fw):
-    m, model, X, predict, *_ = _tiny_lesion_setup(fw, True)
-    y = np.zeros(len(X), dtype=np.int64 if fw == "torch" else np.int32)
-    y = torch.from_numpy(y) if fw == "torch" else tf.constant(y)
+    m = PACKAGES[fw]
+    model = m.build_resnet(TINY, 10, 1)
+    X, y = framework_input(fw, np.zeros((6, 1, 12, 12), np.float32),
+                           np.zeros(6, dtype=np.int64 if fw == "torch" else np.int32))
     with pytest.raises(ValueError, match="same positive number"):
         m.lesion_accuracies(model, X, y[:-1])
     with pytest.raises(ValueError, match="same positive number"):
@@ -330,9 +355,8 @@ def test_lesion_rejects_bad_input(fw):
         m.lesion_accuracies(model, X, y, batch_size=0)
     with pytest.raises(TypeError, match="FamilyResNet"):
         m.lesion_accuracies(model.net, X, y)
-    wrong = X.permute(0, 2, 3, 1) if fw == "torch" else tf.transpose(X, (0, 3, 1, 2))
     with pytest.raises(ValueError, match="channels"):
-        m.lesion_accuracies(model, wrong, y)
+        m.lesion_accuracies(model, other_layout(fw, X), y)
 
 
 def test_lesion_plot_is_localized_and_leaves_gaps():

@@ -1,17 +1,19 @@
-"""Tests for d2l_resnet.figures: the book's SVG figures and their labels."""
+"""Tests for tools/figures.py: the book's SVG figures and their labels."""
 
 from __future__ import annotations
 
 import re
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from d2l_resnet import figures
-from d2l_resnet.figures import FIGURES, LABELS, LANGS, SAME_AS_ENGLISH, plain_text, render
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import figures
+from figures import FIGURES, LABELS, LANGS, SAME_AS_ENGLISH, plain_text, render
+
 IMG = ROOT / "book" / "img"
 SVG = "{http://www.w3.org/2000/svg}"
 CASES = [(name, lang) for lang in LANGS for name in FIGURES]
@@ -42,7 +44,7 @@ def _used_keys(name: str) -> set[str]:
 
 def test_figure_files_are_current():
     stale = figures.check_all(IMG)
-    assert stale == [], "stale figures; run `python -m d2l_resnet.figures`: " + ", ".join(stale)
+    assert stale == [], "stale figures; run `python tools/figures.py`: " + ", ".join(stale)
 
 
 def test_languages_have_the_same_keys():
@@ -167,6 +169,18 @@ def test_boxes_are_wide_enough_for_their_labels():
                     label = "".join(el.itertext())
                     width = figures.text_width(label, size)
                     assert width + 8 <= rw, (name, lang, label, width, rw)
+
+
+def test_widths_come_from_the_font_matplotlib_ships():
+    """Advance widths in thousandths of an em, as DejaVu Sans's own metrics give them
+    (2048 units per em): a space is 651 units, a bold "W" 2259, "é" as wide as "e"."""
+    assert figures.text_width(" ", 1000) == round(651 * 1000 / 2048) == 318
+    assert figures.text_width("W", 1000, bold=True) == round(2259 * 1000 / 2048) == 1103
+    assert figures.text_width("é", 14) == figures.text_width("e", 14)
+    assert figures.text_width("$f_1$", 10) == pytest.approx(
+        figures.text_width("f", 10) + 0.7 * figures.text_width("1", 10))
+    with pytest.raises(ValueError, match="no glyph for '漢'"):
+        figures.text_width("漢字", 14)
 
 
 def test_unknown_names_are_rejected():

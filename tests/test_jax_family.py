@@ -102,33 +102,6 @@ def test_resnext_block_cost_equals_pytorchs():
                                       (1, 64, 16, 16))
 
 
-def test_gradients_explode_in_the_deep_plain_net_only():
-    """As for the other frameworks (tests/test_family.py): at initialization the
-    gradient of the first convolution of the 56-layer plain net dwarfs the last's."""
-    d2l_jax.seed_everything(0)
-    rng = np.random.default_rng(0)
-    X = rng.random((32, 28, 28, 1), dtype=np.float32)
-    y = rng.integers(0, 10, 32)
-    ratios = {}
-    for shortcuts in (False, True):
-        norms = d2l_jax.gradient_norms(
-            d2l_jax.build_resnet(cifar_variant(56, shortcuts), 10, 1), X, y)
-        assert len(norms) == 55  # stem + 54 block convolutions; shortcuts left out
-        ratios[shortcuts] = norms[0] / norms[-1]
-    assert ratios[False] > 100
-    assert ratios[True] < ratios[False] / 10
-
-
-def test_wrong_input_layout_is_named_with_the_fix():
-    model = d2l_jax.build_resnet(cifar_variant(8), 10, 1)
-    with pytest.raises(ValueError, match="channels-first.*transpose"):
-        model(np.zeros((2, 1, 28, 28), np.float32))
-    with pytest.raises(ValueError, match="4-D"):
-        model(np.zeros((28, 28, 1), np.float32))
-    with pytest.raises(TypeError, match="Variant or a variant name"):
-        d2l_jax.build_resnet(((2, 64),))
-
-
 def test_trainer_learns_and_records_what_the_others_record(tiny_data_dir):
     """tests/test_training.py's check for the other two frameworks, in JAX: three
     epochs on 200 images; the loss falls and History holds the same fields."""

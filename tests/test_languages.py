@@ -10,9 +10,11 @@ from pathlib import Path
 import jupytext
 import pytest
 
+from d2l_resnet.registry import LANGUAGES
+
 BOOK = Path(__file__).resolve().parents[1] / "book"
-LANGS = ("en", "pt", "fr")
-OTHERS = ("pt", "fr")
+LANGS = tuple(LANGUAGES)
+OTHERS = LANGS[1:]  # every edition but the English one
 PAGES = sorted(p.name for p in (BOOK / "en").glob("*.md"))
 
 

@@ -138,7 +138,7 @@ def test_unknown_language():
 
 def test_package_imports_no_framework():
     code = ("import sys, d2l_resnet, d2l_resnet.runtime, d2l_resnet.training, "
-            "d2l_resnet.figures, d2l_resnet.tables; "
+            "d2l_resnet.registry, d2l_resnet.tables; "
             "assert 'torch' not in sys.modules and 'tensorflow' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 

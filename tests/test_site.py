@@ -16,12 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from d2l_resnet.registry import LANGUAGES
+
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 sys.path.insert(0, str(ROOT / "tools"))
 import build_book
 
-EDITIONS = {"en": "en", "pt": "pt-BR", "fr": "fr"}
+EDITIONS = {code: lang.tag for code, lang in LANGUAGES.items()}
 FIGURE_WORD = {"en": "Fig.", "pt": "Figura", "fr": "Figure"}
 SITE = build_book.edition_config("en")["sphinx"]["config"]["book_site_url"]
 

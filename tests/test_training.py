@@ -197,7 +197,7 @@ def test_tensorflow_mixed_precision_choice(tiny_data_dir):
 def test_fused_batch_norm_computes_what_keras_does(policy, training):
     """The library's batch norm (one fused op) against Keras' own: outputs, gradients
     and the moving statistics (Keras keeps the biased batch variance)."""
-    from d2l_resnet.tensorflow.blocks import BatchNormalization, batch_norm
+    from d2l_resnet.tensorflow.layers import BatchNormalization, batch_norm
 
     assert isinstance(batch_norm(), tf.keras.layers.BatchNormalization)
     X = tf.random.stateless_normal((4, 5, 6, 8), seed=(1, 2)) * 3 + 1

@@ -26,9 +26,11 @@ from pathlib import Path
 
 import yaml
 
+from d2l_resnet.registry import LANGUAGES
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
-EDITIONS = ("en", "pt", "fr")
+EDITIONS = tuple(LANGUAGES)
 
 
 def merge(base: dict, override: dict) -> dict:

@@ -21,8 +21,10 @@ from pathlib import Path
 
 import nbformat
 
+from d2l_resnet.registry import FRAMEWORKS as REGISTRY
+
 ROOT = Path(__file__).resolve().parents[1]
-FRAMEWORKS = ("pytorch", "tensorflow", "jax")
+FRAMEWORKS = tuple(REGISTRY)
 
 
 def cell_frameworks(notebook: Path) -> list[str]:

@@ -5,9 +5,10 @@
     python tools/notebooks.py sync [PAGE.md ...]    prose edits: update .ipynb, keep outputs
     python tools/notebooks.py check                 every .md and .ipynb pair in sync
 
-A code cell tagged ``pytorch`` (or ``tensorflow``) whose body is ``#@source NAME`` or
-starts with ``class NAME`` shows the library's ``d2l_resnet.torch.NAME`` (or
-``d2l_resnet.tensorflow.NAME``): ``sources`` rewrites it to the library's exact source.
+A code cell tagged with a framework (``pytorch``, ``tensorflow`` or ``jax``, as
+``d2l_resnet.registry`` lists them) whose body is ``#@source NAME`` or starts with
+``class NAME`` shows that framework's ``d2l_resnet.<package>.NAME`` (``torch``,
+``tensorflow``, ``jax``): ``sources`` rewrites it to the library's exact source.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from pathlib import Path
 import jupytext
 import nbformat
 
+from d2l_resnet.registry import FRAMEWORKS
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bookenv
 
 ROOT = bookenv.ROOT
 BOOK = ROOT / "book"
-MODULES = {"pytorch": "d2l_resnet.torch", "tensorflow": "d2l_resnet.tensorflow",
-           "jax": "d2l_resnet.jax"}
+MODULES = {tag: f"d2l_resnet.{fw.package}" for tag, fw in FRAMEWORKS.items()}
 CELL = re.compile(r"(```\{code-cell\} ipython3\n(?::tags: \[([^\]]*)\]\n)?\n?)(.*?)(\n```)", re.S)
 SHOWN = re.compile(r"^(?:#@source (?:[\w.]+\.)?(\w+)|class (\w+)\b)")
 
@@ -79,7 +81,10 @@ def execute_one(page: Path, timeout: int) -> str:
 
     nb = jupytext.read(page)
     start = time.perf_counter()
+    # coalesce_streams: one stdout output per cell, not as many as the kernel happened
+    # to flush, so that a re-run stores the same outputs (nbval compares them joined).
     NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                   coalesce_streams=True,
                    resources={"metadata": {"path": str(page.parent)}}).execute()
     clean(nb)
     jupytext.write(nb, page.with_suffix(".ipynb"), fmt="ipynb")

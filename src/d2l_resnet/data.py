@@ -379,6 +379,43 @@ class FashionMNISTBase:
         """Turns uint8 images (N, 28, 28) and labels into the framework's tensors."""
         raise NotImplementedError
 
+    def train_dataloader(self, device=None):
+        """One epoch of shuffled training batches ``(X, y)``, on ``device`` if given."""
+        return Batches(self, *self.train, shuffle=True, device=device)
+
+    def val_dataloader(self, device=None):
+        """One pass over the validation set, in order, on ``device`` if given."""
+        return Batches(self, *self.val, shuffle=False, device=device)
+
+    def _permutation(self, n: int):
+        """A new random order of ``n`` examples, from the loader's seeded generator."""
+        raise NotImplementedError
+
+    def _batch(self, images, labels, index, device):
+        """The batch ``(X, y)`` at ``index`` (a slice or indices), on ``device``,
+        resized, as the model takes it."""
+        raise NotImplementedError
+
+
+class Batches:
+    """One pass over ``images`` and ``labels`` in minibatches of ``data.batch_size``,
+    shuffled or in order; ``len()`` is the number of batches. The PyTorch and JAX
+    loaders return it; TensorFlow's return a ``tf.data`` pipeline."""
+
+    def __init__(self, data: FashionMNISTBase, images, labels, shuffle: bool, device=None):
+        self.data, self.images, self.labels = data, images, labels
+        self.shuffle, self.device = shuffle, device
+
+    def __len__(self) -> int:
+        return -(-len(self.labels) // self.data.batch_size)
+
+    def __iter__(self):
+        n, size = len(self.labels), self.data.batch_size
+        order = self.data._permutation(n) if self.shuffle else None
+        for start in range(0, n, size):
+            index = slice(start, start + size) if order is None else order[start:start + size]
+            yield self.data._batch(self.images, self.labels, index, self.device)
+
     def __repr__(self):
         return (f"{type(self).__name__}({len(self.train[1]):,} training and "
                 f"{len(self.val[1]):,} validation images, batch {self.batch_size}, "

@@ -6,7 +6,9 @@ A notebook of the Portuguese or French edition calls ``set_language("pt")`` (or
 
 from __future__ import annotations
 
-LANGUAGES = ("en", "pt", "fr")
+from .registry import LANGUAGES as _LANGUAGES
+
+LANGUAGES = tuple(_LANGUAGES)
 
 MESSAGES: dict[str, dict[str, str]] = {
     "en": {

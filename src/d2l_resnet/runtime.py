@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 from dataclasses import dataclass
 
 from . import i18n
@@ -113,6 +114,13 @@ def degradation_config(gpu: bool, size: str | None = None) -> DegradationConfig:
                            "reason_gpu" if gpu else "reason_cpu")
     values = DEGRADATION if size == "full" else DEGRADATION_SMALL
     return DegradationConfig(size=size, reason=reason, **values)
+
+
+def announce(config: TrainingConfig) -> TrainingConfig:
+    """Prints ``config.describe()`` wrapped at 72 columns and returns ``config``: what
+    the ``training_config`` and ``degradation_config`` of every framework package do."""
+    print(textwrap.fill(config.describe(), width=72))
+    return config
 
 
 # TensorFlow's settings, applied before it loads (it reads them then); a reader's own

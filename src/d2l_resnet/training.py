@@ -1,11 +1,15 @@
-"""Framework-neutral parts of training: the history, the progress bar and the live plot."""
+"""Framework-neutral parts of training: the epoch loop, the history, the progress bar
+and the live plot. Each framework's ``Trainer`` adds only its training step."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
+import time
 from dataclasses import dataclass, field
 
+import numpy as np
 from matplotlib.ticker import MaxNLocator
 from tqdm.std import tqdm
 
@@ -69,6 +73,94 @@ def epoch_postfix(history: History) -> dict:
     if not math.isnan(history.val_acc[-1]):
         postfix["val_acc"] = f"{history.val_acc[-1]:.3f}"
     return postfix
+
+
+class BaseTrainer:
+    """The loop that the PyTorch, TensorFlow and JAX ``Trainer`` share.
+
+    ``fit`` checks the model's learning rate, then runs ``max_epochs`` passes over
+    ``data.train_dataloader``, validating as ``validation_freq`` says, and records
+    each epoch in a ``History``, the progress bar and the live plot. A framework's
+    ``Trainer`` supplies what differs:
+
+    - ``_session(model, data, lr)``: a context manager that prepares the model and
+      the optimizer and yields ``train_step(X, y)``, which updates the model on one
+      batch and returns the batch's *summed* loss, left on the device;
+    - ``_train_batches(data)`` and ``_sums_to_host(sums)`` (the summed losses of an
+      epoch as a NumPy array: one synchronization per epoch, not per batch);
+    - ``_device_name()``, ``_train_mode(model)`` and ``evaluate(model, data)``.
+    """
+
+    def __init__(self, max_epochs, plot=True, progress=True, validation_freq=1):
+        from .runtime import check_positive_int
+
+        self.max_epochs = check_positive_int("max_epochs", max_epochs)
+        self.validation_freq = check_positive_int("validation_freq", validation_freq)
+        self.plot, self.progress = plot, progress
+
+    def fit(self, model, data) -> History:
+        """Trains ``model`` on ``data`` and returns the per-epoch history."""
+        lr = getattr(model, "lr", None)
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+            raise ValueError(
+                f"the model needs a positive learning rate attribute 'lr', got {lr!r}")
+        history = History(device=self._device_name())
+        with self._session(model, data, lr) as train_step:
+            num_batches = len(self._train_batches(data))
+            bar = progress_bar(self.max_epochs * num_batches, enabled=self.progress)
+            board = ProgressBoard(self.max_epochs, live=self.plot) if self.plot else None
+            start = time.perf_counter()
+            for epoch in range(1, self.max_epochs + 1):
+                bar.set_description(f"{i18n.t('epoch')} {epoch}/{self.max_epochs}")
+                epoch_start = time.perf_counter()
+                self._train_mode(model)
+                sums, sizes = [], []
+                for X, y in self._train_batches(data):
+                    sums.append(train_step(X, y))
+                    sizes.append(int(y.shape[0]))
+                    bar.update()
+                sums = np.asarray(self._sums_to_host(sums), dtype=np.float64)
+                count = sum(sizes)
+                val_loss = val_acc = math.nan
+                if validates(epoch, self.max_epochs, self.validation_freq):
+                    val_loss, val_acc = self.evaluate(model, data)
+                history.record(float(sums.sum()) / count, val_loss, val_acc, count,
+                               sums / np.asarray(sizes),
+                               seconds=time.perf_counter() - epoch_start)
+                bar.set_postfix(epoch_postfix(history))
+                if board is not None:
+                    board.draw_epoch(epoch, history)
+            history.seconds = time.perf_counter() - start
+            bar.close()
+        self.board = board
+        return history
+
+    def evaluate(self, model, data) -> tuple[float, float]:
+        """Mean cross-entropy loss and accuracy on the validation set."""
+        raise NotImplementedError
+
+    def _session(self, model, data, lr) -> contextlib.AbstractContextManager:
+        raise NotImplementedError
+
+    def _train_batches(self, data):
+        raise NotImplementedError
+
+    def _sums_to_host(self, sums) -> np.ndarray:
+        raise NotImplementedError
+
+    def _device_name(self) -> str:
+        raise NotImplementedError
+
+    def _train_mode(self, model) -> None:
+        """Puts ``model`` in training mode before each epoch (after ``evaluate``)."""
+
+
+def check_mixed_precision(mode, choices=("auto", "bf16", "off")) -> str:
+    """Raises a clear ``ValueError`` unless ``mode`` is one of ``choices``."""
+    if mode not in choices:
+        names = ", ".join(repr(c) for c in choices[:-1]) + f" or {choices[-1]!r}"
+        raise ValueError(f"mixed_precision must be {names}, got {mode!r}")
+    return mode
 
 
 def in_notebook() -> bool:

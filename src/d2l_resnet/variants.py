@@ -121,6 +121,22 @@ class Variant:
             stages.append(stage)
         return stages
 
+    @property
+    def block_class(self) -> str:
+        """The name of the block class that builds this variant, the same in every
+        framework package: ``BasicBlock``, ``Bottleneck`` or their ``PreAct`` forms."""
+        if self.block == "basic":
+            return "PreActBlock" if self.preact else "BasicBlock"
+        return "PreActBottleneck" if self.preact else "Bottleneck"
+
+    def deletable_blocks(self) -> list[bool]:
+        """For every block, input to output, whether its output has its input's shape,
+        so that deleting it (the lesion experiment) leaves a working network: same
+        width and stride 1. The first block of a stage that changes either cannot be
+        deleted."""
+        return [args["in_channels"] == args["out_channels"] and args["stride"] == 1
+                for stage in self.block_args() for args in stage]
+
     def replace(self, **changes) -> Variant:
         """A copy with some fields changed, e.g. ``v.replace(preact=True)``."""
         return dataclasses.replace(self, **changes)
@@ -156,6 +172,48 @@ def variant(name: str) -> Variant:
         if key(v.name) == key(name) or key(v.name).startswith(key(name) + "32x4d"):
             return v
     raise ValueError(f"unknown variant {name!r}; choose one of {list(VARIANTS)}")
+
+
+def as_variant(spec) -> Variant:
+    """``spec`` itself if it is a ``Variant``, the variant of that name if it is a
+    string; the first thing every ``build_resnet`` does."""
+    spec = variant(spec) if isinstance(spec, str) else spec
+    if not isinstance(spec, Variant):
+        raise TypeError(f"spec must be a Variant or a variant name, got {spec!r}")
+    return spec
+
+
+def check_lesion_inputs(model, family_class: type, num_images: int, num_labels: int,
+                        batch_size) -> None:
+    """The argument checks of every ``lesion_accuracies``, before any computation."""
+    if not isinstance(model, family_class):
+        raise TypeError(f"model must be a {family_class.__name__} from build_resnet, got "
+                        f"{type(model).__name__}")
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if num_images == 0 or num_images != num_labels:
+        raise ValueError(f"X and y must hold the same positive number of examples, got "
+                         f"{num_images} images and {num_labels} labels")
+
+
+def lesion_result(correct, deletable: list[bool], num_images: int) -> dict:
+    """What every ``lesion_accuracies`` returns, from its counts of correct
+    predictions: ``correct[0]`` for the intact network, then one count per deletable
+    block, input to output.
+
+    Returns:
+        A dict with ``"intact"``: the accuracy of the whole model; ``"deleted"``: one
+        accuracy per block, input to output, NaN for a block that cannot be deleted;
+        ``"skipped"``: the indices of those blocks.
+    """
+    correct = [int(c) for c in correct]
+    if len(correct) != 1 + sum(deletable):
+        raise ValueError(f"expected {1 + sum(deletable)} counts (intact, then one per "
+                         f"deletable block), got {len(correct)}")
+    deleted = iter(c / num_images for c in correct[1:])
+    return {"intact": correct[0] / num_images,
+            "deleted": [next(deleted) if ok else float("nan") for ok in deletable],
+            "skipped": [k for k, ok in enumerate(deletable) if not ok]}
 
 
 def cifar_variant(num_layers: int, shortcuts: bool = True, preact: bool = False) -> Variant:

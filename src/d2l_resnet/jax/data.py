@@ -28,30 +28,12 @@ class FashionMNIST(_data.FashionMNISTBase):
     def _convert(self, images, labels):
         return images[..., np.newaxis], labels.astype(np.int32)
 
-    def train_dataloader(self, device=None):
-        """One epoch of shuffled training batches ``(X, y)``."""
-        return _Batches(self, *self.train, shuffle=True, device=device)
+    def _permutation(self, n):
+        return self.rng.permutation(n)
 
-    def val_dataloader(self, device=None):
-        """One pass over the validation set, in order."""
-        return _Batches(self, *self.val, shuffle=False, device=device)
-
-
-class _Batches:
-    def __init__(self, data, images, labels, shuffle, device):
-        self.data, self.images, self.labels = data, images, labels
-        self.shuffle, self.device = shuffle, device
-
-    def __len__(self):
-        return -(-len(self.labels) // self.data.batch_size)
-
-    def __iter__(self):
-        n, size = len(self.labels), self.data.batch_size
-        order = self.data.rng.permutation(n) if self.shuffle else None
-        for start in range(0, n, size):
-            idx = slice(start, start + size) if order is None else order[start:start + size]
-            X, y = jax.device_put((self.images[idx], self.labels[idx]), self.device)
-            yield resize_batch(X, self.data.resize), y
+    def _batch(self, images, labels, index, device):
+        X, y = jax.device_put((images[index], labels[index]), device)
+        return resize_batch(X, self.resize), y
 
 
 @partial(jax.jit, static_argnums=1)

@@ -12,7 +12,7 @@ import jax
 import optax
 from flax import nnx
 
-from ..variants import Variant, variant
+from ..variants import Variant, as_variant, check_lesion_inputs, lesion_result
 from .layers import (
     BatchNorm,
     Named,
@@ -139,6 +139,11 @@ class PreActBottleneck(nnx.Module):
         return Y + (X if self.shortcut is None else self.shortcut(A))
 
 
+# The block class of each kind, by the name that Variant.block_class gives.
+BLOCKS = {cls.__name__: cls
+          for cls in (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck)}
+
+
 class FamilyResNet(nnx.Module):
     """A network of the ResNet family; ``build_resnet`` makes one from a variant."""
 
@@ -158,9 +163,7 @@ def build_resnet(spec, num_classes=1000, in_channels=3, lr=0.1, *, rngs=None) ->
     Wrap the call in ``nnx.eval_shape(lambda: build_resnet(..., rngs=nnx.Rngs(0)))``
     to get the shapes without computing any weight.
     """
-    spec = variant(spec) if isinstance(spec, str) else spec
-    if not isinstance(spec, Variant):
-        raise TypeError(f"spec must be a Variant or a variant name, got {spec!r}")
+    spec = as_variant(spec)
     rngs = rngs or default_rngs()
     c = spec.stem_channels
     if spec.stem == "imagenet":
@@ -168,9 +171,7 @@ def build_resnet(spec, num_classes=1000, in_channels=3, lr=0.1, *, rngs=None) ->
                               nnx.relu, max_pool)
     else:
         stem = nnx.Sequential(conv(in_channels, c, 3, rngs=rngs), BatchNorm(c), nnx.relu)
-    kind = {("basic", False): BasicBlock, ("basic", True): PreActBlock,
-            ("bottleneck", False): Bottleneck, ("bottleneck", True): PreActBottleneck}
-    block = kind[spec.block, spec.preact]
+    block = BLOCKS[spec.block_class]
     stages = {"stem": stem}
     for s, stage in enumerate(spec.block_args()):
         stages[f"stage{s + 1}"] = nnx.Sequential(*(block(**args, rngs=rngs) for args in stage))
@@ -214,22 +215,14 @@ def lesion_accuracies(model: FamilyResNet, X, y, batch_size: int = 128) -> dict:
 
     from .train import Trainer, compute_dtype
 
-    if not isinstance(model, FamilyResNet):
-        raise TypeError(f"model must be a FamilyResNet from build_resnet, got "
-                        f"{type(model).__name__}")
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    if len(X) == 0 or len(X) != len(y):
-        raise ValueError(f"X and y must hold the same positive number of examples, got "
-                         f"{len(X)} images and {len(y)} labels")
+    check_lesion_inputs(model, FamilyResNet, len(X), len(y), batch_size)
     check_channels_last(X[:1], model.in_channels, model.spec.name)
     view = nnx.view(model, use_running_average=True, raise_if_not_found=False)
     blocks = [block for name, stage in view.net.named_children()
               if name.startswith("stage") for block in stage.layers]
-    deletable = [args["in_channels"] == args["out_channels"] and args["stride"] == 1
-                 for stage in model.spec.block_args() for args in stage]
+    deletable = model.spec.deletable_blocks()
     apply = nnx.jit(lambda layer, H: layer(H))
-    correct = np.zeros(len(blocks) + 1, dtype=np.int64)
+    correct = np.zeros(1 + sum(deletable), dtype=np.int64)
     y = np.asarray(y)
     with compute_dtype(view, Trainer(1, plot=False, progress=False).dtype):
         for start in range(0, len(y), batch_size):
@@ -238,12 +231,10 @@ def lesion_accuracies(model: FamilyResNet, X, y, batch_size: int = 128) -> dict:
             for block in blocks:
                 inputs.append(apply(block, inputs[-1]))
             correct[0] += int((np.asarray(apply(view.net.head, inputs[-1])).argmax(1) == yb).sum())
-            for k in (k for k, ok in enumerate(deletable) if ok):
+            lesions = (k for k, ok in enumerate(deletable) if ok)
+            for i, k in enumerate(lesions, start=1):
                 H = inputs[k]  # block k deleted: its input goes on to block k + 1
                 for block in blocks[k + 1:]:
                     H = apply(block, H)
-                correct[k + 1] += int((np.asarray(apply(view.net.head, H)).argmax(1) == yb).sum())
-    acc = (correct / len(y)).tolist()
-    return {"intact": acc[0],
-            "deleted": [a if ok else float("nan") for a, ok in zip(acc[1:], deletable)],
-            "skipped": [k for k, ok in enumerate(deletable) if not ok]}
+                correct[i] += int((np.asarray(apply(view.net.head, H)).argmax(1) == yb).sum())
+    return lesion_result(correct.tolist(), deletable, len(y))

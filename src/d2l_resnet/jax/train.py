@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
-import time
 
 import jax
 import jax.numpy as jnp
@@ -12,13 +10,11 @@ import numpy as np
 import optax
 from flax import nnx
 
-from .. import i18n
-from ..runtime import check_positive_int
-from ..training import History, ProgressBoard, epoch_postfix, progress_bar, validates
+from ..training import BaseTrainer, check_mixed_precision
 from .utils import try_gpu
 
 
-class Trainer:
+class Trainer(BaseTrainer):
     """Minibatch SGD at the model's learning rate (``model.lr``), with a live plot.
 
     Speed lives here, not in the model: the training and evaluation steps are compiled
@@ -43,65 +39,41 @@ class Trainer:
 
     def __init__(self, max_epochs, device=None, mixed_precision="auto", plot=True,
                  progress=True, validation_freq=1):
-        self.max_epochs = check_positive_int("max_epochs", max_epochs)
-        self.validation_freq = check_positive_int("validation_freq", validation_freq)
+        super().__init__(max_epochs, plot, progress, validation_freq)
         self.device = device if device is not None else try_gpu()
-        if mixed_precision not in ("auto", "bf16", "off"):
-            raise ValueError(
-                f"mixed_precision must be 'auto', 'bf16' or 'off', got {mixed_precision!r}")
+        check_mixed_precision(mixed_precision)
         bf16 = mixed_precision == "bf16" or (
             mixed_precision == "auto" and _has_fast_bf16(self.device))
         self.dtype = jnp.bfloat16 if bf16 else None
-        self.plot, self.progress = plot, progress
 
-    def fit(self, model, data) -> History:
-        """Trains ``model`` on ``data`` and returns the per-epoch history."""
-        lr = getattr(model, "lr", None)
-        if not isinstance(lr, (int, float)) or lr <= 0:
-            raise ValueError(f"the model needs a positive learning rate attribute 'lr', got {lr!r}")
+    @contextlib.contextmanager
+    def _session(self, model, data, lr):
         nnx.update(model, jax.device_put(nnx.state(model), self.device))
         optimizer = nnx.Optimizer(model, optax.sgd(lr), wrt=nnx.Param)
         # The optimizer's step counter is created uncommitted; the first step would
         # return it committed and the second would compile the step again (6 s for
         # a CIFAR ResNet-56 on one core). Committed from the start: one compilation.
         nnx.update(optimizer, jax.device_put(nnx.state(optimizer), self.device))
-
-        history = History(device=_device_name(self.device))
-        num_batches = len(data.train_dataloader())
-        bar = progress_bar(self.max_epochs * num_batches, enabled=self.progress)
-        board = ProgressBoard(self.max_epochs, live=self.plot) if self.plot else None
-        start = time.perf_counter()
         with compute_dtype(model, self.dtype):
             # nnx.jit walks the model's object graph in Python on every call: 12% of a
             # CIFAR ResNet-56 step on one core (247 vs 218 ms, batch 16). Flax's
             # cached_partial walks it once; the model and optimizer stay up to date.
             # It keeps the graph's structure as it is now, training mode included.
             model.train()
-            train_step = nnx.cached_partial(_train_step, model, optimizer)
-            for epoch in range(self.max_epochs):
-                bar.set_description(f"{i18n.t('epoch')} {epoch + 1}/{self.max_epochs}")
-                epoch_start = time.perf_counter()
-                model.train()  # the modules' flags, after evaluate; train_step keeps its own
-                loss_sums, sizes = [], []
-                for X, y in data.train_dataloader(self.device):
-                    loss_sums.append(train_step(X, y))  # no sync per batch
-                    sizes.append(len(y))
-                    bar.update()
-                loss_sums = np.asarray(jnp.stack(loss_sums), dtype=np.float64)
-                count = sum(sizes)
-                val_loss = val_acc = math.nan
-                if validates(epoch + 1, self.max_epochs, self.validation_freq):
-                    val_loss, val_acc = self.evaluate(model, data)
-                history.record(float(loss_sums.sum()) / count, val_loss, val_acc, count,
-                               loss_sums / np.asarray(sizes),
-                               seconds=time.perf_counter() - epoch_start)
-                bar.set_postfix(epoch_postfix(history))
-                if board is not None:
-                    board.draw_epoch(epoch + 1, history)
-        history.seconds = time.perf_counter() - start
-        bar.close()
-        self.board = board
-        return history
+            yield nnx.cached_partial(_train_step, model, optimizer)
+
+    def _train_batches(self, data):
+        return data.train_dataloader(self.device)
+
+    def _sums_to_host(self, sums):
+        return np.asarray(jnp.stack(sums))
+
+    def _device_name(self):
+        device = self.device
+        return device.device_kind if device.platform == "gpu" else device.platform.upper()
+
+    def _train_mode(self, model):
+        model.train()  # the modules' flags, after evaluate; train_step keeps its own
 
     def evaluate(self, model, data) -> tuple[float, float]:
         """Mean cross-entropy loss and accuracy on the validation set."""
@@ -165,6 +137,3 @@ def _has_fast_bf16(device) -> bool:
         return float(getattr(device, "compute_capability", "0")) >= 8.0
     return False
 
-
-def _device_name(device):
-    return device.device_kind if device.platform == "gpu" else device.platform.upper()

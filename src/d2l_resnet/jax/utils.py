@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-import textwrap
 
 import jax
 import jax.numpy as jnp
@@ -121,16 +120,12 @@ def try_gpu() -> jax.Device:
 
 def training_config(size=None) -> runtime.TrainingConfig:
     """The book's training configuration for this machine; prints which one runs."""
-    config = runtime.training_config(gpu_available(), size)
-    print(textwrap.fill(config.describe(), width=72))
-    return config
+    return runtime.announce(runtime.training_config(gpu_available(), size))
 
 
 def degradation_config(size=None) -> runtime.DegradationConfig:
     """The degradation page's run for this machine; prints which one runs."""
-    config = runtime.degradation_config(gpu_available(), size)
-    print(textwrap.fill(config.describe(), width=72))
-    return config
+    return runtime.announce(runtime.degradation_config(gpu_available(), size))
 
 
 def seed_everything(seed: int = 0) -> None:

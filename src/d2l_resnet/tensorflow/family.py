@@ -12,8 +12,8 @@ from __future__ import annotations
 import tensorflow as tf
 from tensorflow.keras import layers
 
-from ..variants import Variant, variant
-from .blocks import batch_norm
+from ..variants import Variant, as_variant, check_lesion_inputs, lesion_result
+from .layers import batch_norm
 
 
 def conv(out_channels, kernel_size, stride=1, groups=1):
@@ -175,6 +175,11 @@ class PreActBottleneck(layers.Layer):
         return Y + (X if self.shortcut is None else self.shortcut(A))
 
 
+# The block class of each kind, by the name that Variant.block_class gives.
+BLOCKS = {cls.__name__: cls
+          for cls in (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck)}
+
+
 class FamilyResNet(tf.keras.Model):
     """A network of the ResNet family; ``build_resnet`` makes one from a variant."""
 
@@ -212,9 +217,7 @@ def build_resnet(spec, num_classes=1000, in_channels=3, lr=0.1) -> FamilyResNet:
     Example: ``build_resnet("ResNet-50")`` is the paper's ImageNet ResNet-50;
     ``build_resnet(cifar_variant(56, shortcuts=False), 10, 1)`` a 56-layer plain net.
     """
-    spec = variant(spec) if isinstance(spec, str) else spec
-    if not isinstance(spec, Variant):
-        raise TypeError(f"spec must be a Variant or a variant name, got {spec!r}")
+    spec = as_variant(spec)
     c = spec.stem_channels
     if spec.stem == "imagenet":
         stem = tf.keras.Sequential([
@@ -223,9 +226,7 @@ def build_resnet(spec, num_classes=1000, in_channels=3, lr=0.1) -> FamilyResNet:
             layers.ZeroPadding2D(1), layers.MaxPool2D(3, strides=2)], name="stem")
     else:
         stem = tf.keras.Sequential([conv(c, 3), batch_norm(), layers.ReLU()], name="stem")
-    kind = {("basic", False): BasicBlock, ("basic", True): PreActBlock,
-            ("bottleneck", False): Bottleneck, ("bottleneck", True): PreActBottleneck}
-    block = kind[spec.block, spec.preact]
+    block = BLOCKS[spec.block_class]
     net = tf.keras.Sequential([stem], name="net")
     for s, stage in enumerate(spec.block_args()):
         net.add(tf.keras.Sequential([block(**args) for args in stage], name=f"stage{s + 1}"))
@@ -283,20 +284,12 @@ def lesion_accuracies(model: FamilyResNet, X, y, batch_size: int = 128) -> dict:
         accuracy per block, from the input to the output, NaN for a block that
         cannot be deleted; ``"skipped"``: the indices of those blocks.
     """
-    if not isinstance(model, FamilyResNet):
-        raise TypeError(f"model must be a FamilyResNet from build_resnet, got "
-                        f"{type(model).__name__}")
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     X, y = tf.convert_to_tensor(X), tf.convert_to_tensor(y)
-    if X.shape[0] == 0 or X.shape[0] != y.shape[0]:
-        raise ValueError(f"X and y must hold the same positive number of examples, got "
-                         f"{X.shape[0]} images and {y.shape[0]} labels")
+    check_lesion_inputs(model, FamilyResNet, X.shape[0], y.shape[0], batch_size)
     model(X[:1], training=False)  # builds the model, checks layout and channels
     stages = [layer for layer in model.net.layers if layer.name.startswith("stage")]
     blocks = [block for stage in stages for block in stage.layers]
-    deletable = [args["in_channels"] == args["out_channels"] and args["stride"] == 1
-                 for stage in model.spec.block_args() for args in stage]
+    deletable = model.spec.deletable_blocks()
     stem, head = model.net.get_layer("stem"), model.net.get_layer("head")
 
     @tf.function(input_signature=[tf.TensorSpec([None, *X.shape[1:]], X.dtype),
@@ -318,8 +311,4 @@ def lesion_accuracies(model: FamilyResNet, X, y, batch_size: int = 128) -> dict:
         Xb, yb = X[start:start + batch_size], y[start:start + batch_size]
         for i, mask in enumerate(masks):
             correct[i] += int(count_correct(Xb, yb, tf.constant(mask)))
-    acc = iter(c / int(y.shape[0]) for c in correct)
-    intact = next(acc)
-    return {"intact": intact,
-            "deleted": [next(acc) if ok else float("nan") for ok in deletable],
-            "skipped": [k for k, ok in enumerate(deletable) if not ok]}
+    return lesion_result(correct, deletable, int(y.shape[0]))

@@ -4,7 +4,8 @@ import tensorflow as tf
 from tensorflow.keras import layers
 
 from ..runtime import check_arch
-from .blocks import Residual, batch_norm
+from .blocks import Residual
+from .layers import batch_norm
 
 RESNET18_ARCH = ((2, 64), (2, 128), (2, 256), (2, 512))
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import math
-import time
+import contextlib
 
 import tensorflow as tf
 
-from .. import i18n
-from ..runtime import check_positive_int
-from ..training import History, ProgressBoard, epoch_postfix, progress_bar, validates
+from ..training import BaseTrainer, check_mixed_precision
 from .utils import try_gpu
 
 
-class Trainer:
+class Trainer(BaseTrainer):
     """Minibatch SGD at the model's learning rate (``model.lr``), with a live plot.
 
     Speed lives here, not in the model: the training and evaluation steps are
@@ -39,23 +36,17 @@ class Trainer:
 
     def __init__(self, max_epochs, device=None, mixed_precision="auto", jit_compile=None,
                  plot=True, progress=True, validation_freq=1):
-        self.max_epochs = check_positive_int("max_epochs", max_epochs)
-        self.validation_freq = check_positive_int("validation_freq", validation_freq)
+        super().__init__(max_epochs, plot, progress, validation_freq)
         self.device = device or try_gpu()
-        if mixed_precision not in ("auto", "bf16", "off"):
-            raise ValueError(
-                f"mixed_precision must be 'auto', 'bf16' or 'off', got {mixed_precision!r}")
+        check_mixed_precision(mixed_precision)
         bf16 = mixed_precision == "bf16" or (
             mixed_precision == "auto" and _has_fast_bf16(self.device))
         self.dtype = tf.bfloat16 if bf16 else None  # the compute dtype, as in the others
         self.jit_compile = "GPU" in self.device if jit_compile is None else jit_compile
-        self.plot, self.progress = plot, progress
+        self._eval_step = None  # (model, its compiled evaluation step), see evaluate
 
-    def fit(self, model, data) -> History:
-        """Trains ``model`` on ``data`` and returns the per-epoch history."""
-        lr = getattr(model, "lr", None)
-        if not isinstance(lr, (int, float)) or lr <= 0:
-            raise ValueError(f"the model needs a positive learning rate attribute 'lr', got {lr!r}")
+    @contextlib.contextmanager
+    def _session(self, model, data, lr):
         if self.dtype is not None and not model.built:
             _compute_in_bf16(model)
         optimizer = tf.keras.optimizers.SGD(learning_rate=lr)
@@ -71,42 +62,25 @@ class Trainer:
                 loss = loss_sum / tf.cast(tf.shape(y)[0], tf.float32)
             grads = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
-            return loss_sum
+            return loss_sum  # stays a tensor: no sync per batch
 
-        history = History(device=self.device.split(":")[-2].strip("/"))
-        num_batches = int(data.train_dataloader().cardinality())
-        bar = progress_bar(self.max_epochs * num_batches, enabled=self.progress)
-        board = ProgressBoard(self.max_epochs, live=self.plot) if self.plot else None
-        start = time.perf_counter()
         with tf.device(self.device):
-            for epoch in range(self.max_epochs):
-                bar.set_description(f"{i18n.t('epoch')} {epoch + 1}/{self.max_epochs}")
-                epoch_start = time.perf_counter()
-                loss_sums, sizes = [], []
-                for X, y in data.train_dataloader():
-                    loss_sums.append(train_step(X, y))  # stays a tensor: no sync per batch
-                    sizes.append(int(y.shape[0]))
-                    bar.update()
-                loss_sums = tf.stack(loss_sums).numpy()
-                count = sum(sizes)
-                val_loss = val_acc = math.nan
-                if validates(epoch + 1, self.max_epochs, self.validation_freq):
-                    val_loss, val_acc = self.evaluate(model, data)
-                history.record(float(loss_sums.sum()) / count, val_loss, val_acc, count,
-                               loss_sums / sizes, seconds=time.perf_counter() - epoch_start)
-                bar.set_postfix(epoch_postfix(history))
-                if board is not None:
-                    board.draw_epoch(epoch + 1, history)
-        history.seconds = time.perf_counter() - start
-        bar.close()
-        self.board = board
-        return history
+            yield train_step
+
+    def _train_batches(self, data):
+        return data.train_dataloader()
+
+    def _sums_to_host(self, sums):
+        return tf.stack(sums).numpy()
+
+    def _device_name(self):
+        return self.device.split(":")[-2].strip("/")
 
     def evaluate(self, model, data) -> tuple[float, float]:
         """Mean cross-entropy loss and accuracy on the validation set."""
         # One compiled step per model, kept for the next call: tracing it again on
         # every validation would cost more than the validation itself.
-        cached = getattr(self, "_eval_step", None)
+        cached = self._eval_step
         if cached is None or cached[0] is not model:
             cached = self._eval_step = (model, _eval_step(model, self.jit_compile))
         eval_step = cached[1]
@@ -147,8 +121,6 @@ def _build_eagerly(model, optimizer, data) -> None:
         model(tf.zeros((1, *shape[1:])), training=False)
     if not optimizer.built:
         optimizer.build(model.trainable_variables)
-
-
 
 
 def _compute_in_bf16(model) -> None:

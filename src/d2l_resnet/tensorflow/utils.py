@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import textwrap
 
 import tensorflow as tf
 
@@ -38,23 +37,53 @@ def block_cost(block, input_shape) -> dict[str, int]:
             tf.TensorSpec(input_shape, tf.float32)).graph
     finally:
         logger.setLevel(level)
-    return {"params": params, "flops": _graph_flops(graph)}
+    return {"params": params, "flops": graph_flops(graph)}
 
 
-def _graph_flops(graph) -> int:
+def graph_flops(graph) -> int:
+    """FLOPs of the convolutions and matrix products (forward and backward) that the
+    outputs of ``graph`` depend on; a multiply-add counts 2. TensorFlow's own count
+    (``tf.compat.v1.profiler`` with ``float_operation()``) adds the elementwise ops
+    (batch norm, ReLU, additions), which PyTorch's ``torch.utils.flop_counter`` and
+    the papers leave out, so the ops are counted here. Only ops that the outputs depend on
+    count: a gradient tape traces the input gradient of the first convolution too,
+    which TensorFlow prunes before running."""
+    live = _live_ops(graph)
     flops = 0
-    for op in graph.get_operations():
-        if op.type in ("Conv2D", "DepthwiseConv2dNative"):
+    for op in live:
+        t = op.type
+        if t in ("Conv2D", "DepthwiseConv2dNative"):
             kh, kw, cin_per_group, _ = op.inputs[1].shape
             flops += 2 * math.prod(op.outputs[0].shape) * kh * kw * cin_per_group
-        elif op.type == "MatMul":
+        elif t == "Conv2DBackpropInput":  # inputs: sizes, filter, grad of the output
+            kh, kw, cin_per_group, _ = op.inputs[1].shape
+            flops += 2 * math.prod(op.inputs[2].shape) * kh * kw * cin_per_group
+        elif t == "Conv2DBackpropFilter":  # inputs: input, filter sizes, grad of output
+            kh, kw, cin_per_group, _ = op.outputs[0].shape
+            flops += 2 * math.prod(op.inputs[2].shape) * kh * kw * cin_per_group
+        elif t in ("MatMul", "BatchMatMulV2", "BatchMatMulV3"):
             a = op.inputs[0].shape
-            inner = a[0] if op.get_attr("transpose_a") else a[1]
+            adj = op.get_attr("transpose_a") if t == "MatMul" else op.get_attr("adj_x")
+            inner = a[-2] if adj else a[-1]
             flops += 2 * math.prod(op.outputs[0].shape) * inner
-        elif op.type.endswith("PartitionedCall"):
+        elif t.endswith("PartitionedCall"):
             # Keras runs grouped convolutions on the CPU as a nested (XLA) function.
-            flops += _graph_flops(graph._get_function(op.get_attr("f").name).graph)
+            flops += graph_flops(graph._get_function(op.get_attr("f").name).graph)
     return int(flops)
+
+
+def _live_ops(graph):
+    """The ops that the graph's outputs and control outputs depend on."""
+    roots = [t.op for t in graph.outputs] + list(getattr(graph, "control_outputs", []))
+    seen, stack = set(), list(roots)
+    while stack:
+        op = stack.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        stack.extend(t.op for t in op.inputs)
+        stack.extend(op.control_inputs)
+    return [op for op in graph.get_operations() if op.name in seen]
 
 
 def gpu_available() -> bool:
@@ -84,16 +113,12 @@ def use_memory_growth() -> None:
 
 def training_config(size=None) -> runtime.TrainingConfig:
     """The book's training configuration for this machine; prints which one runs."""
-    config = runtime.training_config(gpu_available(), size)
-    print(textwrap.fill(config.describe(), width=72))
-    return config
+    return runtime.announce(runtime.training_config(gpu_available(), size))
 
 
 def degradation_config(size=None) -> runtime.DegradationConfig:
     """The degradation page's run for this machine; prints which one runs."""
-    config = runtime.degradation_config(gpu_available(), size)
-    print(textwrap.fill(config.describe(), width=72))
-    return config
+    return runtime.announce(runtime.degradation_config(gpu_available(), size))
 
 
 def seed_everything(seed: int = 0) -> None:

@@ -25,34 +25,15 @@ class FashionMNIST(_data.FashionMNISTBase):
     def _convert(self, images, labels):
         return torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels)
 
-    def train_dataloader(self, device=None):
-        """One epoch of shuffled training batches ``(X, y)``."""
-        return _Batches(self, *self.train, shuffle=True, device=device)
+    def _permutation(self, n):
+        return torch.randperm(n, generator=self.generator)
 
-    def val_dataloader(self, device=None):
-        """One pass over the validation set, in order."""
-        return _Batches(self, *self.val, shuffle=False, device=device)
-
-
-class _Batches:
-    def __init__(self, data, images, labels, shuffle, device):
-        self.data, self.images, self.labels = data, images, labels
-        self.shuffle, self.device = shuffle, device
-
-    def __len__(self):
-        return -(-len(self.labels) // self.data.batch_size)
-
-    def __iter__(self):
-        n = len(self.labels)
-        order = torch.randperm(n, generator=self.data.generator) if self.shuffle else None
-        for start in range(0, n, self.data.batch_size):
-            idx = slice(start, start + self.data.batch_size) if order is None else \
-                order[start:start + self.data.batch_size]
-            X, y = self.images[idx], self.labels[idx]
-            if self.device is not None:
-                X = X.to(self.device, non_blocking=True)
-                y = y.to(self.device, non_blocking=True)
-            yield resize_batch(X, self.data.resize), y
+    def _batch(self, images, labels, index, device):
+        X, y = images[index], labels[index]
+        if device is not None:
+            X = X.to(device, non_blocking=True)
+            y = y.to(device, non_blocking=True)
+        return resize_batch(X, self.resize), y
 
 
 def resize_batch(X: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

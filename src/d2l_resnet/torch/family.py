@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..variants import Variant, variant
+from ..variants import Variant, as_variant, check_lesion_inputs, lesion_result
 
 
 def conv_bn(in_channels, out_channels, kernel_size, stride=1, groups=1):
@@ -129,6 +129,11 @@ class PreActBottleneck(nn.Module):
         return Y + (X if self.shortcut is None else self.shortcut(A))
 
 
+# The block class of each kind, by the name that Variant.block_class gives.
+BLOCKS = {cls.__name__: cls
+          for cls in (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck)}
+
+
 class FamilyResNet(nn.Module):
     """A network of the ResNet family; ``build_resnet`` makes one from a variant."""
 
@@ -157,9 +162,7 @@ def build_resnet(spec, num_classes=1000, in_channels=3, lr=0.1) -> FamilyResNet:
     Example: ``build_resnet("ResNet-50")`` is the paper's ImageNet ResNet-50;
     ``build_resnet(cifar_variant(56, shortcuts=False), 10, 1)`` a 56-layer plain net.
     """
-    spec = variant(spec) if isinstance(spec, str) else spec
-    if not isinstance(spec, Variant):
-        raise TypeError(f"spec must be a Variant or a variant name, got {spec!r}")
+    spec = as_variant(spec)
     c = spec.stem_channels
     if spec.stem == "imagenet":
         stem = nn.Sequential(
@@ -168,9 +171,7 @@ def build_resnet(spec, num_classes=1000, in_channels=3, lr=0.1) -> FamilyResNet:
     else:
         stem = nn.Sequential(nn.Conv2d(in_channels, c, 3, padding=1, bias=False),
                              nn.BatchNorm2d(c), nn.ReLU())
-    kind = {("basic", False): BasicBlock, ("basic", True): PreActBlock,
-            ("bottleneck", False): Bottleneck, ("bottleneck", True): PreActBottleneck}
-    block = kind[spec.block, spec.preact]
+    block = BLOCKS[spec.block_class]
     net = nn.Sequential()
     net.add_module("stem", stem)
     for s, stage in enumerate(spec.block_args()):
@@ -221,14 +222,17 @@ def lesion_accuracies(model: FamilyResNet, X: torch.Tensor, y: torch.Tensor,
     """
     from .train import _autocast_dtype
 
-    blocks, deletable = _lesion_plan(model, X, y, batch_size)
+    check_lesion_inputs(model, FamilyResNet, len(X), len(y), batch_size)
+    blocks = [block for name, stage in model.net.named_children()
+              if name.startswith("stage") for block in stage]
+    deletable = model.spec.deletable_blocks()
     device = next(model.parameters()).device
     dtype = _autocast_dtype("auto", device)
     channels_last = model.net.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
     model.eval()
     with torch.inference_mode():
         model(X[:1].to(device))  # checks the layout and the number of channels
-        correct = torch.zeros(len(blocks) + 1, dtype=torch.long)
+        correct = torch.zeros(1 + sum(deletable), dtype=torch.long)
         autocast = (torch.autocast(device.type, dtype=dtype) if dtype is not None
                     else contextlib.nullcontext())
         with autocast:
@@ -241,29 +245,10 @@ def lesion_accuracies(model: FamilyResNet, X: torch.Tensor, y: torch.Tensor,
                 for block in blocks:
                     inputs.append(block(inputs[-1]))
                 correct[0] += (model.net.head(inputs[-1]).argmax(1) == yb).sum().cpu()
-                for k in (k for k, ok in enumerate(deletable) if ok):
+                lesions = (k for k, ok in enumerate(deletable) if ok)
+                for i, k in enumerate(lesions, start=1):
                     H = inputs[k]  # block k deleted: its input goes on to block k + 1
                     for block in blocks[k + 1:]:
                         H = block(H)
-                    correct[k + 1] += (model.net.head(H).argmax(1) == yb).sum().cpu()
-    acc = (correct.double() / len(y)).tolist()
-    return {"intact": acc[0],
-            "deleted": [a if ok else float("nan") for a, ok in zip(acc[1:], deletable)],
-            "skipped": [k for k, ok in enumerate(deletable) if not ok]}
-
-
-def _lesion_plan(model, X, y, batch_size):
-    """The blocks of ``model``, input to output, and which of them keep the shape."""
-    if not isinstance(model, FamilyResNet):
-        raise TypeError(f"model must be a FamilyResNet from build_resnet, got "
-                        f"{type(model).__name__}")
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    if len(X) == 0 or len(X) != len(y):
-        raise ValueError(f"X and y must hold the same positive number of examples, got "
-                         f"{len(X)} images and {len(y)} labels")
-    blocks = [block for name, stage in model.net.named_children()
-              if name.startswith("stage") for block in stage]
-    deletable = [args["in_channels"] == args["out_channels"] and args["stride"] == 1
-                 for stage in model.spec.block_args() for args in stage]
-    return blocks, deletable
+                    correct[i] += (model.net.head(H).argmax(1) == yb).sum().cpu()
+    return lesion_result(correct.tolist(), deletable, len(y))

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import math
-import time
 
 import torch
 from torch.nn import functional as F
 
-from .. import i18n
-from ..runtime import check_positive_int
-from ..training import History, ProgressBoard, epoch_postfix, progress_bar, validates
+from ..training import BaseTrainer, check_mixed_precision
 from .utils import try_gpu
 
 
-class Trainer:
+class Trainer(BaseTrainer):
     """Minibatch SGD at the model's learning rate (``model.lr``), with a live plot.
 
     Speed lives here, not in the model: batches are resized on the device, the model
@@ -39,18 +35,13 @@ class Trainer:
 
     def __init__(self, max_epochs, device=None, mixed_precision="auto",
                  channels_last=True, plot=True, progress=True, validation_freq=1):
-        self.max_epochs = check_positive_int("max_epochs", max_epochs)
-        self.validation_freq = check_positive_int("validation_freq", validation_freq)
+        super().__init__(max_epochs, plot, progress, validation_freq)
         self.device = torch.device(device) if device is not None else try_gpu()
         self.dtype = _autocast_dtype(mixed_precision, self.device)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.plot, self.progress = plot, progress
 
-    def fit(self, model, data) -> History:
-        """Trains ``model`` on ``data`` and returns the per-epoch history."""
-        lr = getattr(model, "lr", None)
-        if not isinstance(lr, (int, float)) or lr <= 0:
-            raise ValueError(f"the model needs a positive learning rate attribute 'lr', got {lr!r}")
+    @contextlib.contextmanager
+    def _session(self, model, data, lr):
         first_X, _ = next(iter(data.train_dataloader()))
         model.to(self.device)
         with torch.no_grad():  # build the lazy layers before the optimizer sees them
@@ -60,42 +51,31 @@ class Trainer:
         optimizer = torch.optim.SGD(model.parameters(), lr=lr)
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
 
-        history = History(device=_device_name(self.device))
-        num_batches = len(data.train_dataloader())
-        bar = progress_bar(self.max_epochs * num_batches, enabled=self.progress)
-        board = ProgressBoard(self.max_epochs, live=self.plot) if self.plot else None
-        start = time.perf_counter()
-        for epoch in range(self.max_epochs):
-            bar.set_description(f"{i18n.t('epoch')} {epoch + 1}/{self.max_epochs}")
-            epoch_start = time.perf_counter()
-            model.train()
-            losses, sizes = [], []
-            for X, y in data.train_dataloader(self.device):
-                X = X.contiguous(memory_format=self.memory_format)
-                with self._autocast():
-                    loss = F.cross_entropy(model(X), y)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                losses.append(loss.detach())  # no .item(): no sync per batch
-                sizes.append(len(y))
-                bar.update()
-            batch_loss = torch.stack(losses).float().cpu()
-            count = sum(sizes)
-            train_loss = float((batch_loss * torch.tensor(sizes)).sum()) / count
-            val_loss = val_acc = math.nan
-            if validates(epoch + 1, self.max_epochs, self.validation_freq):
-                val_loss, val_acc = self.evaluate(model, data)
-            history.record(train_loss, val_loss, val_acc, count, batch_loss.tolist(),
-                           seconds=time.perf_counter() - epoch_start)
-            bar.set_postfix(epoch_postfix(history))
-            if board is not None:
-                board.draw_epoch(epoch + 1, history)
-        history.seconds = time.perf_counter() - start
-        bar.close()
-        self.board = board
-        return history
+        def train_step(X, y):
+            X = X.contiguous(memory_format=self.memory_format)
+            with self._autocast():
+                loss_sum = F.cross_entropy(model(X), y, reduction="sum")
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss_sum / len(y)).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            return loss_sum.detach()  # no .item(): no sync per batch
+
+        yield train_step
+
+    def _train_batches(self, data):
+        return data.train_dataloader(self.device)
+
+    def _sums_to_host(self, sums):
+        return torch.stack(sums).double().cpu().numpy()
+
+    def _device_name(self):
+        if self.device.type == "cuda":
+            return torch.cuda.get_device_name(self.device)
+        return self.device.type.upper()
+
+    def _train_mode(self, model):
+        model.train()
 
     @torch.inference_mode()
     def evaluate(self, model, data) -> tuple[float, float]:
@@ -119,8 +99,7 @@ class Trainer:
 
 
 def _autocast_dtype(mode, device):
-    if mode not in ("auto", "bf16", "fp16", "off"):
-        raise ValueError(f"mixed_precision must be 'auto', 'bf16', 'fp16' or 'off', got {mode!r}")
+    check_mixed_precision(mode, ("auto", "bf16", "fp16", "off"))
     if mode == "off":
         return None
     if mode == "bf16":
@@ -140,9 +119,3 @@ def _cpu_has_fast_bf16() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
-
-
-def _device_name(device):
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return device.type.upper()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import textwrap
 
 import numpy as np
 import torch
@@ -73,16 +72,12 @@ def try_gpu() -> torch.device:
 
 def training_config(size=None) -> runtime.TrainingConfig:
     """The book's training configuration for this machine; prints which one runs."""
-    config = runtime.training_config(gpu_available(), size)
-    print(textwrap.fill(config.describe(), width=72))
-    return config
+    return runtime.announce(runtime.training_config(gpu_available(), size))
 
 
 def degradation_config(size=None) -> runtime.DegradationConfig:
     """The degradation page's run for this machine; prints which one runs."""
-    config = runtime.degradation_config(gpu_available(), size)
-    print(textwrap.fill(config.describe(), width=72))
-    return config
+    return runtime.announce(runtime.degradation_config(gpu_available(), size))
 
 
 def seed_everything(seed: int = 0) -> None:

@@ -16,8 +16,8 @@ the characters a reader sees, e.g. ``plain_text("$f(x) - x$") == "f(x) − x"``.
 
 Usage
 -----
-``python -m d2l_resnet.figures`` (re)writes ``book/img/<lang>/<name>.svg`` for
-every figure and language; ``python -m d2l_resnet.figures --check`` writes
+``python tools/figures.py`` (re)writes ``book/img/<lang>/<name>.svg`` for
+every figure and language; ``python tools/figures.py --check`` writes
 nothing and exits with status 1, listing them, if some files are missing or
 stale.
 """
@@ -25,14 +25,19 @@ stale.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import math
 import sys
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
+
+from matplotlib import font_manager
+from matplotlib.ft2font import FT2Font, LoadFlags
+
+from d2l_resnet.registry import LANGUAGES
 
 __all__ = [
     "FIGURES",
@@ -46,7 +51,7 @@ __all__ = [
     "write_all",
 ]
 
-LANGS = ("en", "pt", "fr")
+LANGS = tuple(LANGUAGES)
 
 # ---------------------------------------------------------------------------
 # Labels
@@ -153,30 +158,14 @@ _F_STAR = "$f^*$"
 
 FONT_FAMILY = "DejaVu Sans, Arial, sans-serif"
 
-# Advance widths of DejaVu Sans (regular and bold) for ASCII 32..126, in
-# thousandths of an em.  Boxes are sized from them; Arial is narrower, so text
-# fits with either font.
-# fmt: off
-_WIDTHS = {
-    False: (
-        318, 401, 460, 838, 636, 950, 780, 275, 390, 390, 500, 838, 318, 361, 318, 337,
-        636, 636, 636, 636, 636, 636, 636, 636, 636, 636, 337, 337, 838, 838, 838, 531,
-        1000, 684, 686, 698, 770, 632, 575, 775, 752, 295, 295, 656, 557, 863, 748, 787,
-        603, 787, 695, 635, 611, 732, 684, 989, 685, 611, 685, 390, 337, 390, 838, 500,
-        500, 613, 635, 550, 635, 615, 352, 635, 634, 278, 278, 579, 278, 974, 634, 612,
-        635, 635, 411, 521, 392, 634, 592, 818, 592, 592, 525, 636, 337, 636, 838,
-    ),
-    True: (
-        348, 456, 521, 838, 696, 1002, 872, 306, 457, 457, 523, 838, 380, 415, 380, 365,
-        696, 696, 696, 696, 696, 696, 696, 696, 696, 696, 400, 400, 838, 838, 838, 580,
-        1000, 774, 762, 734, 830, 683, 683, 821, 837, 372, 372, 775, 637, 995, 837, 850,
-        733, 850, 770, 720, 682, 812, 774, 1103, 771, 724, 725, 457, 365, 457, 838, 500,
-        500, 675, 716, 593, 716, 678, 435, 716, 712, 343, 343, 665, 343, 1042, 712, 687,
-        716, 716, 493, 595, 478, 712, 652, 924, 645, 652, 582, 712, 365, 712, 838,
-    ),
-}
-# fmt: on
-_WIDTHS_EXTRA = {"×": 838, "−": 838, "⊆": 838, "…": 1000, "∗": 838, "’": 318}
+# Boxes are sized from the advance widths of DejaVu Sans, read from the font files
+# that matplotlib bundles; Arial is narrower, so text fits with either font.
+@functools.cache
+def _font(bold: bool) -> FT2Font:
+    props = font_manager.FontProperties(family="DejaVu Sans",
+                                        weight="bold" if bold else "normal")
+    return FT2Font(font_manager.findfont(props, fallback_to_default=False))
+
 
 _SUB_SCALE = 0.7  # size of sub- and superscripts relative to the text
 
@@ -231,14 +220,15 @@ def plain_text(markup: str) -> str:
     return "".join(text for text, _ in _runs(markup))
 
 
+@functools.cache
 def _char_width(ch: str, bold: bool) -> int:
-    table = _WIDTHS[bold]
-    if ch in _WIDTHS_EXTRA:
-        return _WIDTHS_EXTRA[ch]
-    base = unicodedata.normalize("NFD", ch)[0]  # é -> e: same advance width
-    if 32 <= ord(base) < 127:
-        return table[ord(base) - 32]
-    return 1000
+    """Advance width of ``ch`` in thousandths of an em (italic has the upright's)."""
+    font = _font(bold)
+    if not font.get_char_index(ord(ch)):
+        raise ValueError(f"DejaVu Sans has no glyph for {ch!r} (U+{ord(ch):04X}); a label "
+                         f"may use only characters it has, or browsers draw another font")
+    glyph = font.load_char(ord(ch), flags=LoadFlags.NO_SCALE)
+    return round(glyph.horiAdvance * 1000 / font.units_per_EM)
 
 
 def text_width(markup: str, size: float, bold: bool = False) -> float:
@@ -916,7 +906,7 @@ def check_all(out_dir: str | Path = "book/img", langs: Sequence[str] = LANGS) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m d2l_resnet.figures",
+        prog="python tools/figures.py",
         description="Regenerate the book's SVG figures (book/img/<lang>/<name>.svg).",
     )
     parser.add_argument("--out-dir", default="book/img", help="default: %(default)s")
@@ -933,7 +923,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in stale:
             print(f"stale: {path}")
         if stale:
-            print("run `python -m d2l_resnet.figures` to regenerate them", file=sys.stderr)
+            print("run `python tools/figures.py` to regenerate them", file=sys.stderr)
         return 1 if stale else 0
     for path in write_all(args.out_dir, langs):
         print(f"wrote {path}")

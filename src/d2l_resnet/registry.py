@@ -1,0 +1,44 @@
+"""The book's languages and frameworks, each listed once.
+
+What loops over the editions or the frameworks reads these tables: the library's
+messages (``i18n``), the figures (``tools/figures.py``), the Sphinx extensions
+(``_ext/``), the build and notebook tools and the tests. CONTRIBUTING.md's "Add a
+language" and "Add a framework" start here. This module imports nothing, so that
+Sphinx and the tools can read it without loading a framework.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Language:
+    """One edition of the book."""
+
+    code: str  # its folder book/<code>, and the argument of set_language
+    name: str  # its name in its own language, shown in the language switcher
+    tag: str  # its BCP 47 tag, for <html lang> and hreflang
+
+
+@dataclass(frozen=True)
+class Framework:
+    """One framework of the book, with its cells, tabs and package."""
+
+    tag: str  # the tag of its code cells and its Colab notebooks' folder
+    name: str  # its name on the tabs
+    package: str  # the library's subpackage, d2l_resnet.<package>, and the import name
+
+
+LANGUAGES = {lang.code: lang for lang in (
+    Language("en", "English", "en"),
+    Language("pt", "Português", "pt-BR"),
+    Language("fr", "Français", "fr"),
+)}
+
+# In the order of the tabs and of the cells on every page.
+FRAMEWORKS = {fw.tag: fw for fw in (
+    Framework("pytorch", "PyTorch", "torch"),
+    Framework("tensorflow", "TensorFlow", "tensorflow"),
+    Framework("jax", "JAX", "jax"),
+)}
