@@ -102,29 +102,6 @@ def test_resnext_block_cost_equals_pytorchs():
                                       (1, 64, 16, 16))
 
 
-def test_trainer_learns_and_records_what_the_others_record(tiny_data_dir):
-    """tests/test_training.py's check for the other two frameworks, in JAX: three
-    epochs on 200 images; the loss falls and History holds the same fields."""
-    d2l_jax.seed_everything(0)
-    data = d2l_jax.FashionMNIST(batch_size=32, resize=(28, 28), root=tiny_data_dir)
-    model = d2l_jax.ResNet(((1, 64), (1, 128)), lr=0.05)
-    history = d2l_jax.Trainer(max_epochs=3, plot=False, progress=False).fit(model, data)
-    assert len(history.train_loss) == len(history.val_loss) == len(history.val_acc) == 3
-    assert history.train_loss[-1] < history.train_loss[0]
-    assert all(0 <= a <= 1 for a in history.val_acc)
-    assert history.train_images == 600 and history.seconds > 0
-    assert len(history.epoch_seconds) == 3 and sum(history.epoch_seconds) <= history.seconds
-    assert len(history.batch_loss) == 3 * 7
-    sizes = np.array([32] * 6 + [8])
-    for epoch in range(3):
-        batches = np.array(history.batch_loss[7 * epoch:7 * (epoch + 1)])
-        assert np.isclose((batches * sizes).sum() / 200, history.train_loss[epoch], rtol=1e-5)
-    assert history.device == "CPU" or history.device
-    # Evaluation uses the running statistics that training updated.
-    bn = model.net.stem.layers[1]
-    assert bn.use_running_average and not np.allclose(bn.mean.value, 0)
-
-
 def test_trainer_steps_like_nnx_jit_and_trains_a_model_left_in_eval_mode(tiny_data_dir):
     """fit compiles its steps once per call (nnx.cached_partial) instead of walking the
     model at every batch: the weights after one epoch equal those of the plain
@@ -154,18 +131,6 @@ def test_trainer_steps_like_nnx_jit_and_trains_a_model_left_in_eval_mode(tiny_da
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
 
 
-def test_trainer_checks_its_arguments(tiny_data_dir):
-    with pytest.raises(ValueError, match="max_epochs must be a positive integer"):
-        d2l_jax.Trainer(max_epochs=0)
-    with pytest.raises(ValueError, match="mixed_precision must be"):
-        d2l_jax.Trainer(1, mixed_precision="fp8")
-    assert d2l_jax.Trainer(1, mixed_precision="bf16").dtype == jax.numpy.bfloat16
-    assert d2l_jax.Trainer(1, mixed_precision="off").dtype is None
-    data = d2l_jax.FashionMNIST(batch_size=100, root=tiny_data_dir)
-    with pytest.raises(ValueError, match="positive learning rate"):
-        d2l_jax.Trainer(1, plot=False, progress=False).fit(d2l_jax.ResNet18(lr=0), data)
-
-
 def test_bf16_training_keeps_float32_weights_and_logits(tiny_data_dir):
     data = d2l_jax.FashionMNIST(batch_size=100, root=tiny_data_dir, num_val=100)
     model = d2l_jax.ResNet(((1, 64),), lr=0.05)
@@ -178,19 +143,6 @@ def test_bf16_training_keeps_float32_weights_and_logits(tiny_data_dir):
     from d2l_resnet.jax.train import compute_dtype
     with compute_dtype(model, jax.numpy.bfloat16):
         assert model(X).dtype == np.float32  # the classifier computes in float32
-
-
-def test_loader_resizes_like_pytorchs(tiny_data_dir):
-    pt = d2l_torch.FashionMNIST(batch_size=8, resize=(96, 96), root=tiny_data_dir)
-    jx = d2l_jax.FashionMNIST(batch_size=8, resize=(96, 96), root=tiny_data_dir)
-    X_pt, y_pt = next(iter(pt.val_dataloader()))
-    X_jx, y_jx = next(iter(jx.val_dataloader()))
-    np.testing.assert_allclose(X_pt.numpy().transpose(0, 2, 3, 1), np.asarray(X_jx), atol=1e-5)
-    np.testing.assert_array_equal(y_pt.numpy(), np.asarray(y_jx))
-    batches = list(jx.train_dataloader())
-    assert [len(y) for _, y in batches] == [8] * 25
-    first = [np.asarray(y).tolist() for _, y in jx.train_dataloader()]
-    assert first != [np.asarray(y).tolist() for _, y in batches]  # reshuffled
 
 
 def test_training_config_follows_the_books_rule(capsys, monkeypatch):

@@ -181,6 +181,14 @@ def test_batches_cover_every_example_once_in_full_batches_then_the_rest():
     assert [list(y) for y in val] == [[0, 1, 2, 3], [4]]  # in order
 
 
+def test_a_loader_describes_itself_and_its_batches_have_a_length():
+    # The loader's repr names its sizes (a notebook cell that ends with ``data`` shows
+    # it); the Batches it hands out report their number of batches.
+    loader = _Loader(batch_size=4)
+    assert repr(loader) == "_Loader(10 training and 5 validation images, batch 4, resized to 28x28)"
+    assert len(loader.val_dataloader()) == 2
+
+
 # ------------------------------------------------------------------------- registry
 def test_the_registry_lists_the_editions_and_the_framework_packages():
     editions = sorted(p.name for p in (ROOT / "book").iterdir()

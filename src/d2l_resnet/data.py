@@ -15,8 +15,9 @@ import os
 import urllib.error
 import urllib.request
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -359,8 +360,9 @@ class FashionMNISTBase:
         seed: Seed of the shuffling.
     """
 
-    def __init__(self, batch_size=64, resize=(28, 28), root=None, num_train=None,
-                 num_val=None, download=True, seed=0):
+    def __init__(self, batch_size: int = 64, resize: int | tuple[int, int] = (28, 28),
+                 root: str | os.PathLike | None = None, num_train: int | None = None,
+                 num_val: int | None = None, download: bool = True, seed: int = 0) -> None:
         from .runtime import check_positive_int, parse_resize
 
         self.batch_size = check_positive_int("batch_size", batch_size)
@@ -375,23 +377,29 @@ class FashionMNISTBase:
         self.train = self._convert(arrays.train_images[:num_train], arrays.train_labels[:num_train])
         self.val = self._convert(arrays.val_images[:num_val], arrays.val_labels[:num_val])
 
-    def _convert(self, images: np.ndarray, labels: np.ndarray):
+    def _convert(self, images: np.ndarray, labels: np.ndarray) -> tuple[Any, Any]:
         """Turns uint8 images (N, 28, 28) and labels into the framework's tensors."""
         raise NotImplementedError
 
-    def train_dataloader(self, device=None):
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({len(self.train[1]):,} training and "
+                f"{len(self.val[1]):,} validation images, batch {self.batch_size}, "
+                f"resized to {self.resize[0]}x{self.resize[1]})")
+
+    def train_dataloader(self, device: Any = None) -> Batches:
         """One epoch of shuffled training batches ``(X, y)``, on ``device`` if given."""
         return Batches(self, *self.train, shuffle=True, device=device)
 
-    def val_dataloader(self, device=None):
+    def val_dataloader(self, device: Any = None) -> Batches:
         """One pass over the validation set, in order, on ``device`` if given."""
         return Batches(self, *self.val, shuffle=False, device=device)
 
-    def _permutation(self, n: int):
+    def _permutation(self, n: int) -> Any:
         """A new random order of ``n`` examples, from the loader's seeded generator."""
         raise NotImplementedError
 
-    def _batch(self, images, labels, index, device):
+    def _batch(self, images: Any, labels: Any, index: slice | Any,
+               device: Any) -> tuple[Any, Any]:
         """The batch ``(X, y)`` at ``index`` (a slice or indices), on ``device``,
         resized, as the model takes it."""
         raise NotImplementedError
@@ -402,21 +410,18 @@ class Batches:
     shuffled or in order; ``len()`` is the number of batches. The PyTorch and JAX
     loaders return it; TensorFlow's return a ``tf.data`` pipeline."""
 
-    def __init__(self, data: FashionMNISTBase, images, labels, shuffle: bool, device=None):
+    def __init__(self, data: FashionMNISTBase, images: Any, labels: Any, shuffle: bool,
+                 device: Any = None) -> None:
         self.data, self.images, self.labels = data, images, labels
         self.shuffle, self.device = shuffle, device
 
     def __len__(self) -> int:
         return -(-len(self.labels) // self.data.batch_size)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
         n, size = len(self.labels), self.data.batch_size
         order = self.data._permutation(n) if self.shuffle else None
         for start in range(0, n, size):
             index = slice(start, start + size) if order is None else order[start:start + size]
             yield self.data._batch(self.images, self.labels, index, self.device)
 
-    def __repr__(self):
-        return (f"{type(self).__name__}({len(self.train[1]):,} training and "
-                f"{len(self.val[1]):,} validation images, batch {self.batch_size}, "
-                f"resized to {self.resize[0]}x{self.resize[1]})")

@@ -159,7 +159,7 @@ def get_language() -> str:
 _SEPARATORS = {"en": (",", "."), "pt": (".", ","), "fr": ("\u202f", ",")}
 
 
-def number(value, decimals: int | None = None) -> str:
+def number(value: float, decimals: int | None = None) -> str:
     """``value`` written the way the current language writes numbers (4,096.5 / 4.096,5).
 
     Args:
@@ -174,6 +174,6 @@ def number(value, decimals: int | None = None) -> str:
     return text.replace(",", "\0").replace(".", decimal).replace("\0", thousands)
 
 
-def t(key: str, **fields) -> str:
+def t(key: str, **fields: object) -> str:
     """Returns the message ``key`` in the current language, formatted with ``fields``."""
     return MESSAGES[_current][key].format(**fields)

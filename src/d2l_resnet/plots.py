@@ -7,16 +7,21 @@ follow ``d2l_resnet.set_language``.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import i18n
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 
 class Plot:
     """A matplotlib figure that a notebook displays as a PNG image."""
 
-    def __init__(self, figure):
+    def __init__(self, figure: Figure) -> None:
         self.figure = figure
 
     def _repr_png_(self) -> bytes:
@@ -25,12 +30,12 @@ class Plot:
         return buffer.getvalue()
 
 
-def _style(label: str) -> dict:
+def _style(label: str) -> dict[str, Any]:
     """Plain networks dashed, networks with shortcuts solid."""
     return {"linestyle": "--" if label.lower().startswith("plain") else "-"}
 
 
-def smooth(values, window: int) -> np.ndarray:
+def smooth(values: Sequence[float] | np.ndarray, window: int) -> np.ndarray:
     """Moving average of ``values`` over ``window`` points (shorter at the start)."""
     values = np.asarray(values, dtype=float)
     if window < 1:

@@ -12,6 +12,7 @@ import os
 import sys
 import textwrap
 from dataclasses import dataclass
+from typing import Any
 
 from . import i18n
 
@@ -36,15 +37,19 @@ class TrainingConfig:
         fields = dict(self.__dict__, lr=i18n.number(self.lr))
         if self.size == "full":
             return i18n.t("config_full", data=i18n.t("fashion_mnist"), **fields)
+        # A run on a subset always names its size: SMALL gives both counts.
+        assert self.num_train is not None and self.num_val is not None
         fields.update(num_train=i18n.number(self.num_train), num_val=i18n.number(self.num_val))
         return i18n.t("config_small", **fields)
 
 
-FULL = dict(resize=(96, 96), batch_size=128, max_epochs=10, lr=0.01, num_train=None, num_val=None)
+FULL: dict[str, Any] = dict(resize=(96, 96), batch_size=128, max_epochs=10, lr=0.01,
+                            num_train=None, num_val=None)
 # Sized for a 2-core CPU: 96 updates (3 epochs of 32 minibatches of 64), 28 to 48 s per
 # framework on one core (PyTorch to JAX). Batches of 128 on twice the images took 1.75 to
 # 1.8 times as long (TensorFlow, JAX) for 0.03 to 0.05 more validation accuracy.
-SMALL = dict(resize=(48, 48), batch_size=64, max_epochs=3, lr=0.05, num_train=2048, num_val=1024)
+SMALL: dict[str, Any] = dict(resize=(48, 48), batch_size=64, max_epochs=3, lr=0.05,
+                             num_train=2048, num_val=1024)
 
 
 def _choose(size: str | None, auto: str, auto_reason: str) -> tuple[str, str]:
@@ -81,6 +86,8 @@ class DegradationConfig(TrainingConfig):
     """The run of the degradation page: five CIFAR-style networks on 28x28 images."""
 
     def describe(self) -> str:
+        # Both degradation runs use subsets: DEGRADATION and DEGRADATION_SMALL give the counts.
+        assert self.num_train is not None and self.num_val is not None
         fields = dict(self.__dict__, lr=i18n.number(self.lr),
                       num_train=i18n.number(self.num_train), num_val=i18n.number(self.num_val))
         key = "degradation_full" if self.size == "full" else "degradation_small"
@@ -88,15 +95,15 @@ class DegradationConfig(TrainingConfig):
 
 
 # The degradation page's run on a GPU (or with D2L_RESNET_SIZE=full) ...
-DEGRADATION = dict(resize=(28, 28), batch_size=32, max_epochs=3, lr=0.02, num_train=2048,
-                   num_val=1024)
+DEGRADATION: dict[str, Any] = dict(resize=(28, 28), batch_size=32, max_epochs=3, lr=0.02,
+                                   num_train=2048, num_val=1024)
 # ... and on a CPU, in every framework: half the images in batches of half the size, which
 # keeps the number of updates (192), the epochs and the learning rate at half the compute.
 # The page's checks held for seeds 0 to 2 in all three frameworks
 # (bench/degradation_seeds.py --train --sizes 16 1024 512); halving once more (batches of
 # 8 on 512 images) broke one of them (ResNet-56 more than 0.1 above ResNet-20, PyTorch,
 # seed 0), so this is as small as the run goes.
-DEGRADATION_SMALL = dict(DEGRADATION, batch_size=16, num_train=1024, num_val=512)
+DEGRADATION_SMALL: dict[str, Any] = dict(DEGRADATION, batch_size=16, num_train=1024, num_val=512)
 
 
 def degradation_config(gpu: bool, size: str | None = None) -> DegradationConfig:
@@ -161,7 +168,7 @@ def load_tensorflow() -> None:
         os.close(devnull)
 
 
-def parse_resize(resize) -> tuple[int, int]:
+def parse_resize(resize: int | tuple[int, int]) -> tuple[int, int]:
     """Validates a ``resize`` argument: an int or a pair of positive ints (height, width)."""
     if isinstance(resize, int) and not isinstance(resize, bool):
         resize = (resize, resize)
@@ -177,7 +184,7 @@ def parse_resize(resize) -> tuple[int, int]:
     return (int(resize[0]), int(resize[1]))
 
 
-def check_positive_int(name: str, value) -> int:
+def check_positive_int(name: str, value: int) -> int:
     """Raises a clear ``ValueError`` unless ``value`` is a positive int."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -187,7 +194,7 @@ def check_positive_int(name: str, value) -> int:
 STEM_CHANNELS = 64
 
 
-def check_arch(arch) -> None:
+def check_arch(arch: tuple[tuple[int, int], ...]) -> None:
     """Validates ResNet stage specs: ``((num_residuals, num_channels), ...)``.
 
     The first stage keeps the stem's 64 channels (its blocks have no projection).

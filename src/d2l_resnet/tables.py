@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .i18n import number
 
 
@@ -14,7 +16,7 @@ class Table:
             writes them (``d2l_resnet.set_language``).
     """
 
-    def __init__(self, headers, rows):
+    def __init__(self, headers: Iterable[object], rows: Iterable[Iterable[object]]) -> None:
         self.headers = [str(h) for h in headers]
         self.rows = [[_fmt(v) for v in row] for row in rows]
         for row in self.rows:
@@ -35,7 +37,7 @@ class Table:
         )
 
 
-def _fmt(value) -> str:
+def _fmt(value: object) -> str:
     """Numbers as the current language writes them: ints grouped, floats to 2 places."""
     if isinstance(value, bool):
         return str(value)

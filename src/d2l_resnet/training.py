@@ -7,13 +7,32 @@ import contextlib
 import math
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 from tqdm.std import tqdm
 
 from . import i18n
+
+# What the framework-neutral loop passes through without looking inside: a framework's
+# model (nn.Module, keras.Model, nnx.Module), its data module and a batch's arrays.
+Model = Any
+Data = Any
+Array = Any
+# One training step: updates the model on the batch (X, y) and returns the batch's summed
+# loss, left on the device.
+TrainStep = Callable[[Array, Array], Array]
+
+
+class BatchLoader(Protocol):
+    """What ``fit`` needs of a data loader: its number of batches, and the batches."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[tuple[Array, Array]]: ...
 
 
 @dataclass
@@ -35,7 +54,7 @@ class History:
         return self.train_images / self.seconds if self.seconds else 0.0
 
     def record(self, train_loss: float, val_loss: float, val_acc: float, images: int,
-               batch_loss=(), seconds: float | None = None):
+               batch_loss: Iterable[float] = (), seconds: float | None = None) -> None:
         """Appends one epoch's results (``batch_loss``: mean loss of each batch;
         ``seconds``: wall time of the epoch, training and evaluation; ``val_loss`` and
         ``val_acc`` are NaN after an epoch without validation)."""
@@ -66,7 +85,7 @@ def validates(epoch: int, max_epochs: int, validation_freq: int) -> bool:
     return epoch % validation_freq == 0 or epoch == max_epochs
 
 
-def epoch_postfix(history: History) -> dict:
+def epoch_postfix(history: History) -> dict[str, str]:
     """The progress bar's summary of the last epoch: its loss, and its validation
     accuracy if it was validated."""
     postfix = {"loss": f"{history.train_loss[-1]:.3f}"}
@@ -91,14 +110,15 @@ class BaseTrainer:
     - ``_device_name()``, ``_train_mode(model)`` and ``evaluate(model, data)``.
     """
 
-    def __init__(self, max_epochs, plot=True, progress=True, validation_freq=1):
+    def __init__(self, max_epochs: int, plot: bool = True, progress: bool = True,
+                 validation_freq: int = 1) -> None:
         from .runtime import check_positive_int
 
         self.max_epochs = check_positive_int("max_epochs", max_epochs)
         self.validation_freq = check_positive_int("validation_freq", validation_freq)
         self.plot, self.progress = plot, progress
 
-    def fit(self, model, data) -> History:
+    def fit(self, model: Model, data: Data) -> History:
         """Trains ``model`` on ``data`` and returns the per-epoch history."""
         lr = getattr(model, "lr", None)
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
@@ -114,18 +134,19 @@ class BaseTrainer:
                 bar.set_description(f"{i18n.t('epoch')} {epoch}/{self.max_epochs}")
                 epoch_start = time.perf_counter()
                 self._train_mode(model)
-                sums, sizes = [], []
+                sums: list[Array] = []
+                sizes: list[int] = []
                 for X, y in self._train_batches(data):
                     sums.append(train_step(X, y))
                     sizes.append(int(y.shape[0]))
                     bar.update()
-                sums = np.asarray(self._sums_to_host(sums), dtype=np.float64)
+                losses = np.asarray(self._sums_to_host(sums), dtype=np.float64)
                 count = sum(sizes)
                 val_loss = val_acc = math.nan
                 if validates(epoch, self.max_epochs, self.validation_freq):
                     val_loss, val_acc = self.evaluate(model, data)
-                history.record(float(sums.sum()) / count, val_loss, val_acc, count,
-                               sums / np.asarray(sizes),
+                history.record(float(losses.sum()) / count, val_loss, val_acc, count,
+                               losses / np.asarray(sizes),
                                seconds=time.perf_counter() - epoch_start)
                 bar.set_postfix(epoch_postfix(history))
                 if board is not None:
@@ -135,27 +156,28 @@ class BaseTrainer:
         self.board = board
         return history
 
-    def evaluate(self, model, data) -> tuple[float, float]:
+    def evaluate(self, model: Model, data: Data) -> tuple[float, float]:
         """Mean cross-entropy loss and accuracy on the validation set."""
         raise NotImplementedError
 
-    def _session(self, model, data, lr) -> contextlib.AbstractContextManager:
+    def _session(self, model: Model, data: Data,
+                 lr: float) -> contextlib.AbstractContextManager[TrainStep]:
         raise NotImplementedError
 
-    def _train_batches(self, data):
+    def _train_batches(self, data: Data) -> BatchLoader:
         raise NotImplementedError
 
-    def _sums_to_host(self, sums) -> np.ndarray:
+    def _sums_to_host(self, sums: list[Array]) -> np.ndarray:
         raise NotImplementedError
 
     def _device_name(self) -> str:
         raise NotImplementedError
 
-    def _train_mode(self, model) -> None:
+    def _train_mode(self, model: Model) -> None:
         """Puts ``model`` in training mode before each epoch (after ``evaluate``)."""
 
 
-def check_mixed_precision(mode, choices=("auto", "bf16", "off")) -> str:
+def check_mixed_precision(mode: str, choices: tuple[str, ...] = ("auto", "bf16", "off")) -> str:
     """Raises a clear ``ValueError`` unless ``mode`` is one of ``choices``."""
     if mode not in choices:
         names = ", ".join(repr(c) for c in choices[:-1]) + f" or {choices[-1]!r}"
@@ -175,7 +197,7 @@ class _DisplayFile:
     A notebook then stores only the bar's final state, not every carriage return.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         from IPython.display import display
 
         self._handle = display({"text/plain": ""}, raw=True, display_id=True)
@@ -211,14 +233,14 @@ class ProgressBoard:
     asked for.
     """
 
-    def __init__(self, max_epochs: int, live: bool = True):
+    def __init__(self, max_epochs: int, live: bool = True) -> None:
         from matplotlib.figure import Figure
 
         self.fig = Figure(figsize=(5.5, 3.5), layout="constrained")
         self.ax = self.fig.add_subplot()
         self.max_epochs = max_epochs
         self.points: dict[str, tuple[list[float], list[float]]] = {}
-        self._handle = None
+        self._handle: Any = None
         if live and in_notebook():
             from IPython.display import display
 
@@ -253,7 +275,7 @@ class ProgressBoard:
         if self._handle is not None:
             self._handle.update(self._png(), raw=True)
 
-    def _png(self) -> dict:
+    def _png(self) -> dict[str, str]:
         """The figure as a PNG display bundle, whatever matplotlib backend is active."""
         import base64
         import io

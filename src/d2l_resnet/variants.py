@@ -12,7 +12,9 @@ into a model; this module imports no framework.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 BLOCKS = ("basic", "bottleneck")
 STEMS = ("imagenet", "cifar")
@@ -57,8 +59,8 @@ class Variant:
     paper_gflops: float | None = None
     paper_params: float | None = None
 
-    def __post_init__(self):
-        def positive_ints(values):
+    def __post_init__(self) -> None:
+        def positive_ints(values: object) -> bool:
             return isinstance(values, tuple) and len(values) > 0 and all(
                 isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)
 
@@ -99,7 +101,7 @@ class Variant:
         per_block = 2 if self.block == "basic" else 3
         return 1 + per_block * sum(self.depths) + 1
 
-    def block_args(self) -> list[list[dict]]:
+    def block_args(self) -> list[list[dict[str, Any]]]:
         """Constructor arguments of every block, stage by stage.
 
         The first block of every stage but the first halves height and width
@@ -111,7 +113,7 @@ class Variant:
         for s, depth in enumerate(self.depths):
             stage = []
             for i in range(depth):
-                args = dict(in_channels=channels, out_channels=self.widths[s],
+                args: dict[str, Any] = dict(in_channels=channels, out_channels=self.widths[s],
                             stride=2 if (i == 0 and s > 0) else 1, shortcut=self.shortcuts)
                 if self.block == "bottleneck":
                     args.update(bot_channels=self.bottleneck_widths[s], groups=self.groups,
@@ -137,13 +139,13 @@ class Variant:
         return [args["in_channels"] == args["out_channels"] and args["stride"] == 1
                 for stage in self.block_args() for args in stage]
 
-    def replace(self, **changes) -> Variant:
+    def replace(self, **changes: Any) -> Variant:
         """A copy with some fields changed, e.g. ``v.replace(preact=True)``."""
         return dataclasses.replace(self, **changes)
 
 
-_BASIC = dict(block="basic", widths=(64, 128, 256, 512))
-_BOTTLENECK = dict(block="bottleneck", widths=(256, 512, 1024, 2048),
+_BASIC: dict[str, Any] = dict(block="basic", widths=(64, 128, 256, 512))
+_BOTTLENECK: dict[str, Any] = dict(block="bottleneck", widths=(256, 512, 1024, 2048),
                    bottleneck_widths=(64, 128, 256, 512))
 
 # He et al. (2016a), Table 1: multiply-adds at 224x224. Parameters: Xie et al. (2017),
@@ -165,7 +167,7 @@ VARIANTS = {
 
 def variant(name: str) -> Variant:
     """The variant called ``name`` (case and punctuation are ignored: "resnet50")."""
-    def key(s):
+    def key(s: str) -> str:
         return "".join(ch for ch in s.lower() if ch.isalnum())
 
     for v in VARIANTS.values():
@@ -174,7 +176,7 @@ def variant(name: str) -> Variant:
     raise ValueError(f"unknown variant {name!r}; choose one of {list(VARIANTS)}")
 
 
-def as_variant(spec) -> Variant:
+def as_variant(spec: Variant | str) -> Variant:
     """``spec`` itself if it is a ``Variant``, the variant of that name if it is a
     string; the first thing every ``build_resnet`` does."""
     spec = variant(spec) if isinstance(spec, str) else spec
@@ -183,8 +185,8 @@ def as_variant(spec) -> Variant:
     return spec
 
 
-def check_lesion_inputs(model, family_class: type, num_images: int, num_labels: int,
-                        batch_size) -> None:
+def check_lesion_inputs(model: object, family_class: type, num_images: int, num_labels: int,
+                        batch_size: int) -> None:
     """The argument checks of every ``lesion_accuracies``, before any computation."""
     if not isinstance(model, family_class):
         raise TypeError(f"model must be a {family_class.__name__} from build_resnet, got "
@@ -196,7 +198,8 @@ def check_lesion_inputs(model, family_class: type, num_images: int, num_labels: 
                          f"{num_images} images and {num_labels} labels")
 
 
-def lesion_result(correct, deletable: list[bool], num_images: int) -> dict:
+def lesion_result(correct: Iterable[int], deletable: list[bool],
+                  num_images: int) -> dict[str, Any]:
     """What every ``lesion_accuracies`` returns, from its counts of correct
     predictions: ``correct[0]`` for the intact network, then one count per deletable
     block, input to output.
@@ -206,12 +209,12 @@ def lesion_result(correct, deletable: list[bool], num_images: int) -> dict:
         accuracy per block, input to output, NaN for a block that cannot be deleted;
         ``"skipped"``: the indices of those blocks.
     """
-    correct = [int(c) for c in correct]
-    if len(correct) != 1 + sum(deletable):
+    counts = [int(c) for c in correct]
+    if len(counts) != 1 + sum(deletable):
         raise ValueError(f"expected {1 + sum(deletable)} counts (intact, then one per "
-                         f"deletable block), got {len(correct)}")
-    deleted = iter(c / num_images for c in correct[1:])
-    return {"intact": correct[0] / num_images,
+                         f"deletable block), got {len(counts)}")
+    deleted = iter(c / num_images for c in counts[1:])
+    return {"intact": counts[0] / num_images,
             "deleted": [next(deleted) if ok else float("nan") for ok in deletable],
             "skipped": [k for k, ok in enumerate(deletable) if not ok]}
 

@@ -9,6 +9,9 @@ match ``d2l_resnet.torch.family``.
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import tensorflow as tf
 from tensorflow.keras import layers
 
@@ -16,7 +19,8 @@ from ..variants import Variant, as_variant, check_lesion_inputs, lesion_result
 from .layers import batch_norm
 
 
-def conv(out_channels, kernel_size, stride=1, groups=1):
+def conv(out_channels: int, kernel_size: int, stride: int = 1,
+         groups: int = 1) -> layers.Layer:
     """A bias-free convolution that keeps the size at stride 1 (symmetric padding).
 
     At stride 1, Keras' ``padding='same'`` is exactly that symmetric padding (odd
@@ -31,7 +35,8 @@ def conv(out_channels, kernel_size, stride=1, groups=1):
         out_channels, kernel_size, strides=stride, groups=groups, use_bias=False)])
 
 
-def conv_bn(out_channels, kernel_size, stride=1, groups=1):
+def conv_bn(out_channels: int, kernel_size: int, stride: int = 1,
+            groups: int = 1) -> ConvBN:
     """A bias-free convolution, then batch norm."""
     return ConvBN(out_channels, kernel_size, stride, groups)
 
@@ -44,19 +49,21 @@ class ConvBN(layers.Layer):
     a cost that every new model pays before its first step.
     """
 
-    def __init__(self, out_channels, kernel_size, stride=1, groups=1, **kwargs):
+    def __init__(self, out_channels: int, kernel_size: int, stride: int = 1,
+                 groups: int = 1, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.conv = conv(out_channels, kernel_size, stride, groups)
         self.bn = batch_norm()
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
         self.conv.build(input_shape)
         self.bn.build(self.conv.compute_output_shape(input_shape))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(
+            self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return self.conv.compute_output_shape(input_shape)
 
-    def call(self, X, training=None):
+    def call(self, X: tf.Tensor, training: bool | None = None) -> tf.Tensor:
         return self.bn(self.conv(X), training=training)
 
 
@@ -64,17 +71,21 @@ class _BuildsFromShapes:
     """``build`` and ``compute_output_shape`` of a block with a ``branch``, a
     ``shortcut`` or neither, and sublayers that build from shapes: no tracing."""
 
-    def build(self, input_shape):
+    branch: layers.Layer  # set by the block's __init__
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
         for name in ("branch", "shortcut"):
             sub = getattr(self, name, None)
             if sub is not None:
                 sub.build(input_shape)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(
+            self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return self.branch.compute_output_shape(input_shape)
 
 
-def projection(in_channels, out_channels, stride, with_bn=True):
+def projection(in_channels: int, out_channels: int, stride: int,
+               with_bn: bool = True) -> layers.Layer | None:
     """The shortcut: identity if the shape is kept, else a 1x1 convolution."""
     if in_channels == out_channels and stride == 1:
         return None
@@ -84,17 +95,20 @@ def projection(in_channels, out_channels, stride, with_bn=True):
 class BasicBlock(_BuildsFromShapes, layers.Layer):
     """Two 3x3 convolutions (He et al., 2016a, Fig. 5 left); shortcut optional."""
 
-    def __init__(self, in_channels, out_channels, stride=1, shortcut=True, **kwargs):
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
+                 shortcut: bool = True, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.branch = tf.keras.Sequential([
             conv_bn(out_channels, 3, stride), layers.ReLU(), conv_bn(out_channels, 3)])
         self.use_shortcut = shortcut
-        self.shortcut = projection(in_channels, out_channels, stride) if shortcut else None
+        self.shortcut = (projection(in_channels, out_channels, stride)
+                         if shortcut else None)
 
-    def call(self, X, training=None):
+    def call(self, X: tf.Tensor, training: bool | None = None) -> tf.Tensor:
         Y = self.branch(X, training=training)
         if self.use_shortcut:
-            Y = Y + (X if self.shortcut is None else self.shortcut(X, training=training))
+            Y = Y + (X if self.shortcut is None
+                     else self.shortcut(X, training=training))
         return tf.nn.relu(Y)
 
 
@@ -103,8 +117,9 @@ class Bottleneck(layers.Layer):
     right; Xie et al., 2017, Fig. 3c). ``stride_on`` picks the convolution that
     downsamples: the paper's ResNets use the first 1x1, ResNeXt the 3x3."""
 
-    def __init__(self, in_channels, out_channels, bot_channels, stride=1, groups=1,
-                 stride_on="1x1", shortcut=True, **kwargs):
+    def __init__(self, in_channels: int, out_channels: int, bot_channels: int,
+                 stride: int = 1, groups: int = 1, stride_on: str = "1x1",
+                 shortcut: bool = True, **kwargs: object) -> None:
         super().__init__(**kwargs)
         s1, s3 = (stride, 1) if stride_on == "1x1" else (1, stride)
         self.branch = tf.keras.Sequential([
@@ -112,12 +127,14 @@ class Bottleneck(layers.Layer):
             conv_bn(bot_channels, 3, s3, groups), layers.ReLU(),
             conv_bn(out_channels, 1)])
         self.use_shortcut = shortcut
-        self.shortcut = projection(in_channels, out_channels, stride) if shortcut else None
+        self.shortcut = (projection(in_channels, out_channels, stride)
+                         if shortcut else None)
 
-    def call(self, X, training=None):
+    def call(self, X: tf.Tensor, training: bool | None = None) -> tf.Tensor:
         Y = self.branch(X, training=training)
         if self.use_shortcut:
-            Y = Y + (X if self.shortcut is None else self.shortcut(X, training=training))
+            Y = Y + (X if self.shortcut is None
+                     else self.shortcut(X, training=training))
         return tf.nn.relu(Y)
 
 
@@ -128,7 +145,8 @@ class PreActBlock(layers.Layer):
     input to the output. A projection shortcut reads the pre-activated input.
     """
 
-    def __init__(self, in_channels, out_channels, stride=1, shortcut=True, **kwargs):
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
+                 shortcut: bool = True, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.bn1 = batch_norm()
         self.conv1 = conv(out_channels, 3, stride)
@@ -138,7 +156,7 @@ class PreActBlock(layers.Layer):
         self.shortcut = (projection(in_channels, out_channels, stride, with_bn=False)
                          if shortcut else None)
 
-    def call(self, X, training=None):
+    def call(self, X: tf.Tensor, training: bool | None = None) -> tf.Tensor:
         A = tf.nn.relu(self.bn1(X, training=training))
         Y = self.conv1(A)
         Y = self.conv2(tf.nn.relu(self.bn2(Y, training=training)))
@@ -151,8 +169,9 @@ class PreActBlock(layers.Layer):
 class PreActBottleneck(layers.Layer):
     """Pre-activation bottleneck (He et al., 2016b): (BN, ReLU, conv) x 3."""
 
-    def __init__(self, in_channels, out_channels, bot_channels, stride=1, groups=1,
-                 stride_on="1x1", shortcut=True, **kwargs):
+    def __init__(self, in_channels: int, out_channels: int, bot_channels: int,
+                 stride: int = 1, groups: int = 1, stride_on: str = "1x1",
+                 shortcut: bool = True, **kwargs: object) -> None:
         super().__init__(**kwargs)
         s1, s3 = (stride, 1) if stride_on == "1x1" else (1, stride)
         self.bn1 = batch_norm()
@@ -165,7 +184,7 @@ class PreActBottleneck(layers.Layer):
         self.shortcut = (projection(in_channels, out_channels, stride, with_bn=False)
                          if shortcut else None)
 
-    def call(self, X, training=None):
+    def call(self, X: tf.Tensor, training: bool | None = None) -> tf.Tensor:
         A = tf.nn.relu(self.bn1(X, training=training))
         Y = self.conv1(A)
         Y = self.conv2(tf.nn.relu(self.bn2(Y, training=training)))
@@ -183,22 +202,24 @@ BLOCKS = {cls.__name__: cls
 class FamilyResNet(tf.keras.Model):
     """A network of the ResNet family; ``build_resnet`` makes one from a variant."""
 
-    def __init__(self, net, spec: Variant, in_channels: int, lr: float, **kwargs):
+    def __init__(self, net: tf.keras.Sequential, spec: Variant, in_channels: int,
+                 lr: float, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.net, self.spec, self.in_channels, self.lr = net, spec, in_channels, lr
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
         self._check_input(tuple(input_shape))
         self.net.build(input_shape)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(
+            self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return self.net.compute_output_shape(input_shape)
 
-    def call(self, X, training=None):
+    def call(self, X: tf.Tensor, training: bool | None = None) -> tf.Tensor:
         self._check_input(tuple(X.shape))
         return self.net(X, training=training)
 
-    def _check_input(self, shape):
+    def _check_input(self, shape: tuple[int | None, ...]) -> None:
         if len(shape) != 4:
             raise ValueError(
                 f"expected a 4-D batch of images (batch, height, width, channels), "
@@ -211,7 +232,8 @@ class FamilyResNet(tf.keras.Model):
                 f"input of shape {shape} (NHWC){hint}")
 
 
-def build_resnet(spec, num_classes=1000, in_channels=3, lr=0.1) -> FamilyResNet:
+def build_resnet(spec: Variant | str, num_classes: int = 1000, in_channels: int = 3,
+                 lr: float = 0.1) -> FamilyResNet:
     """Builds the network described by ``spec`` (a ``Variant`` or its name).
 
     Example: ``build_resnet("ResNet-50")`` is the paper's ImageNet ResNet-50;
@@ -237,7 +259,7 @@ def build_resnet(spec, num_classes=1000, in_channels=3, lr=0.1) -> FamilyResNet:
     return FamilyResNet(net, spec, in_channels, lr)
 
 
-def gradient_norms(model, X, y) -> list[float]:
+def gradient_norms(model: tf.keras.Model, X: tf.Tensor, y: tf.Tensor) -> list[float]:
     """L2 norm of the loss gradient for each convolution's kernel, input to output
     (shortcut projections left out), after one forward and backward pass in
     training mode."""
@@ -249,9 +271,9 @@ def gradient_norms(model, X, y) -> list[float]:
     return [float(tf.norm(g)) for g in tape.gradient(loss, kernels)]
 
 
-def _main_path_convs(layer):
+def _main_path_convs(layer: layers.Layer) -> list[layers.Conv2D]:
     """Conv2D layers depth-first in build order, skipping every block's shortcut."""
-    found = []
+    found: list[layers.Conv2D] = []
     for sub in layer._flatten_layers(include_self=False, recursive=False):
         if isinstance(sub, layers.Conv2D):
             found.append(sub)
@@ -260,7 +282,8 @@ def _main_path_convs(layer):
     return found
 
 
-def lesion_accuracies(model: FamilyResNet, X, y, batch_size: int = 128) -> dict:
+def lesion_accuracies(model: FamilyResNet, X: tf.Tensor | np.ndarray,
+                      y: tf.Tensor | np.ndarray, batch_size: int = 128) -> dict[str, Any]:
     """Accuracy of ``model`` on ``(X, y)``, intact and with each block deleted in turn.
 
     The lesion experiment of Veit et al. (2016): deleting a block at test time makes
@@ -295,7 +318,7 @@ def lesion_accuracies(model: FamilyResNet, X, y, batch_size: int = 128) -> dict:
     @tf.function(input_signature=[tf.TensorSpec([None, *X.shape[1:]], X.dtype),
                                   tf.TensorSpec([None], y.dtype),
                                   tf.TensorSpec([len(blocks)], tf.bool)])
-    def count_correct(X, y, keep):
+    def count_correct(X: tf.Tensor, y: tf.Tensor, keep: tf.Tensor) -> tf.Tensor:
         H = stem(X, training=False)
         for k, block in enumerate(blocks):
             out = block(H, training=False)

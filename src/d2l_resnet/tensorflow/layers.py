@@ -18,11 +18,13 @@ steps, the per-layer bfloat16 policy where the hardware has fast bfloat16, and
 oneDNN's kernels (``runtime.TENSORFLOW_DEFAULTS``).
 """
 
+from __future__ import annotations
+
 import tensorflow as tf
 from tensorflow.keras import layers
 
 
-def batch_norm():
+def batch_norm() -> BatchNormalization:
     """Batch normalization with PyTorch's defaults, so both frameworks agree."""
     return BatchNormalization(momentum=0.9, epsilon=1e-5)
 
@@ -38,7 +40,8 @@ class BatchNormalization(layers.BatchNormalization):
     Other inputs (masks, renorm, other axes or ranks) take Keras' own path.
     """
 
-    def call(self, inputs, training=None, mask=None):
+    def call(self, inputs: tf.Tensor, training: bool | None = None,
+             mask: tf.Tensor | None = None) -> tf.Tensor:
         dtype = tf.as_dtype(self.compute_dtype)
         if (mask is not None or self.renorm or self.synchronized or not self.center
                 or not self.scale or len(inputs.shape) != 4

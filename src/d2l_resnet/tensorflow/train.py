@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 
+import numpy as np
 import tensorflow as tf
 
-from ..training import BaseTrainer, check_mixed_precision
+from ..training import BaseTrainer, TrainStep, check_mixed_precision
+from .data import FashionMNIST
 from .utils import try_gpu
+
+# The compiled evaluation step: (X, y) -> (summed loss, number of correct predictions).
+_EvalStep = Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
 
 
 class Trainer(BaseTrainer):
@@ -34,8 +40,9 @@ class Trainer(BaseTrainer):
             in between. 1, the default, validates after every epoch.
     """
 
-    def __init__(self, max_epochs, device=None, mixed_precision="auto", jit_compile=None,
-                 plot=True, progress=True, validation_freq=1):
+    def __init__(self, max_epochs: int, device: str | None = None,
+                 mixed_precision: str = "auto", jit_compile: bool | None = None,
+                 plot: bool = True, progress: bool = True, validation_freq: int = 1) -> None:
         super().__init__(max_epochs, plot, progress, validation_freq)
         self.device = device or try_gpu()
         check_mixed_precision(mixed_precision)
@@ -43,10 +50,12 @@ class Trainer(BaseTrainer):
             mixed_precision == "auto" and _has_fast_bf16(self.device))
         self.dtype = tf.bfloat16 if bf16 else None  # the compute dtype, as in the others
         self.jit_compile = "GPU" in self.device if jit_compile is None else jit_compile
-        self._eval_step = None  # (model, its compiled evaluation step), see evaluate
+        # (model, its compiled evaluation step), see evaluate
+        self._eval_step: tuple[tf.keras.Model, _EvalStep] | None = None
 
     @contextlib.contextmanager
-    def _session(self, model, data, lr):
+    def _session(self, model: tf.keras.Model, data: FashionMNIST,
+                 lr: float) -> Iterator[TrainStep]:
         if self.dtype is not None and not model.built:
             _compute_in_bf16(model)
         optimizer = tf.keras.optimizers.SGD(learning_rate=lr)
@@ -56,7 +65,7 @@ class Trainer(BaseTrainer):
             from_logits=True, reduction="sum")
 
         @tf.function(jit_compile=self.jit_compile)
-        def train_step(X, y):
+        def train_step(X: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
             with tf.GradientTape() as tape:
                 loss_sum = loss_fn(y, model(X, training=True))
                 loss = loss_sum / tf.cast(tf.shape(y)[0], tf.float32)
@@ -67,16 +76,16 @@ class Trainer(BaseTrainer):
         with tf.device(self.device):
             yield train_step
 
-    def _train_batches(self, data):
+    def _train_batches(self, data: FashionMNIST) -> tf.data.Dataset:
         return data.train_dataloader()
 
-    def _sums_to_host(self, sums):
+    def _sums_to_host(self, sums: list[tf.Tensor]) -> np.ndarray:
         return tf.stack(sums).numpy()
 
-    def _device_name(self):
+    def _device_name(self) -> str:
         return self.device.split(":")[-2].strip("/")
 
-    def evaluate(self, model, data) -> tuple[float, float]:
+    def evaluate(self, model: tf.keras.Model, data: FashionMNIST) -> tuple[float, float]:
         """Mean cross-entropy loss and accuracy on the validation set."""
         # One compiled step per model, kept for the next call: tracing it again on
         # every validation would cost more than the validation itself.
@@ -94,12 +103,12 @@ class Trainer(BaseTrainer):
         return float(loss_sum) / count, float(correct) / count
 
 
-def _eval_step(model, jit_compile):
+def _eval_step(model: tf.keras.Model, jit_compile: bool) -> _EvalStep:
     """The compiled evaluation step: summed loss and number of correct predictions."""
     loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
 
     @tf.function(jit_compile=jit_compile)
-    def eval_step(X, y):
+    def eval_step(X: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         logits = model(X, training=False)
         correct = tf.reduce_sum(tf.cast(tf.argmax(logits, axis=1, output_type=y.dtype) == y,
                                         tf.float32))
@@ -108,7 +117,8 @@ def _eval_step(model, jit_compile):
     return eval_step
 
 
-def _build_eagerly(model, optimizer, data) -> None:
+def _build_eagerly(model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer,
+                   data: FashionMNIST) -> None:
     """Creates the model's and the optimizer's variables before the steps are traced.
 
     Variables first created inside a ``tf.function`` are lifted out of the graph one
@@ -123,7 +133,7 @@ def _build_eagerly(model, optimizer, data) -> None:
         optimizer.build(model.trainable_variables)
 
 
-def _compute_in_bf16(model) -> None:
+def _compute_in_bf16(model: tf.keras.Model) -> None:
     """Keras mixed precision on a model not built yet: bf16 compute, float32 weights.
 
     The last layer keeps float32 so that the logits and the loss are computed in

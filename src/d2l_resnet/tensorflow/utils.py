@@ -9,7 +9,7 @@ import tensorflow as tf
 from .. import i18n, runtime
 
 
-def layer_summary(model, input_shape) -> None:
+def layer_summary(model: tf.keras.Model, input_shape: tuple[int, ...]) -> None:
     """Prints the output shape of each top-level stage of ``model.net`` (NHWC)."""
     X = tf.random.normal(input_shape)
     for layer in model.net.layers:
@@ -17,13 +17,13 @@ def layer_summary(model, input_shape) -> None:
         print(i18n.t("output_shape", name=layer.name, shape=tuple(X.shape)))
 
 
-def count_params(model, input_shape) -> int:
+def count_params(model: tf.keras.layers.Layer, input_shape: tuple[int, ...]) -> int:
     """Number of trainable parameters; builds the model with a dummy input first."""
     model(tf.zeros(input_shape), training=False)
     return int(sum(math.prod(w.shape) for w in model.trainable_weights))
 
 
-def block_cost(block, input_shape) -> dict[str, int]:
+def block_cost(block: tf.keras.layers.Layer, input_shape: tuple[int, ...]) -> dict[str, int]:
     """Parameters and FLOPs of one forward pass of ``block`` on one input of that shape.
 
     FLOPs are read off the traced graph's convolutions and matrix products and
@@ -40,7 +40,7 @@ def block_cost(block, input_shape) -> dict[str, int]:
     return {"params": params, "flops": graph_flops(graph)}
 
 
-def graph_flops(graph) -> int:
+def graph_flops(graph: tf.Graph) -> int:
     """FLOPs of the convolutions and matrix products (forward and backward) that the
     outputs of ``graph`` depend on; a multiply-add counts 2. TensorFlow's own count
     (``tf.compat.v1.profiler`` with ``float_operation()``) adds the elementwise ops
@@ -72,10 +72,11 @@ def graph_flops(graph) -> int:
     return int(flops)
 
 
-def _live_ops(graph):
+def _live_ops(graph: tf.Graph) -> list[tf.Operation]:
     """The ops that the graph's outputs and control outputs depend on."""
     roots = [t.op for t in graph.outputs] + list(getattr(graph, "control_outputs", []))
-    seen, stack = set(), list(roots)
+    seen: set[str] = set()
+    stack = list(roots)
     while stack:
         op = stack.pop()
         if op.name in seen:
@@ -111,14 +112,16 @@ def use_memory_growth() -> None:
             pass
 
 
-def training_config(size=None) -> runtime.TrainingConfig:
+def training_config(size: str | None = None) -> runtime.TrainingConfig:
     """The book's training configuration for this machine; prints which one runs."""
     return runtime.announce(runtime.training_config(gpu_available(), size))
 
 
-def degradation_config(size=None) -> runtime.DegradationConfig:
+def degradation_config(size: str | None = None) -> runtime.DegradationConfig:
     """The degradation page's run for this machine; prints which one runs."""
-    return runtime.announce(runtime.degradation_config(gpu_available(), size))
+    config = runtime.degradation_config(gpu_available(), size)
+    runtime.announce(config)  # returns config itself, typed as its base TrainingConfig
+    return config
 
 
 def seed_everything(seed: int = 0) -> None:
