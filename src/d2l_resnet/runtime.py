@@ -12,7 +12,7 @@ import os
 import sys
 import textwrap
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from . import i18n
 
@@ -123,7 +123,10 @@ def degradation_config(gpu: bool, size: str | None = None) -> DegradationConfig:
     return DegradationConfig(size=size, reason=reason, **values)
 
 
-def announce(config: TrainingConfig) -> TrainingConfig:
+Config = TypeVar("Config", bound="TrainingConfig")
+
+
+def announce(config: Config) -> Config:
     """Prints ``config.describe()`` wrapped at 72 columns and returns ``config``: what
     the ``training_config`` and ``degradation_config`` of every framework package do."""
     print(textwrap.fill(config.describe(), width=72))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -21,17 +22,19 @@ class FashionMNIST(_data.FashionMNISTBase):
     Args: see ``d2l_resnet.data.FashionMNISTBase``.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.rng = np.random.default_rng(self.seed)
 
-    def _convert(self, images, labels):
+    def _convert(self, images: np.ndarray,
+                 labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return images[..., np.newaxis], labels.astype(np.int32)
 
-    def _permutation(self, n):
+    def _permutation(self, n: int) -> np.ndarray:
         return self.rng.permutation(n)
 
-    def _batch(self, images, labels, index, device):
+    def _batch(self, images: np.ndarray, labels: np.ndarray, index: slice | np.ndarray,
+               device: jax.Device | None) -> tuple[jax.Array, jax.Array]:
         X, y = jax.device_put((images[index], labels[index]), device)
         return resize_batch(X, self.resize), y
 

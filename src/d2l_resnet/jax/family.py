@@ -8,7 +8,12 @@ Padding is explicit and symmetric, so the numbers match ``d2l_resnet.torch.famil
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import jax
+import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx
 
@@ -26,14 +31,16 @@ from .layers import (
 from .models import check_channels_last
 
 
-def conv_bn(in_channels, out_channels, kernel_size, stride=1, groups=1, *, rngs):
+def conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+            groups: int = 1, *, rngs: nnx.Rngs) -> nnx.Sequential:
     """A bias-free convolution that keeps the size at stride 1, then batch norm."""
     return nnx.Sequential(conv(in_channels, out_channels, kernel_size, stride,
                                groups=groups, rngs=rngs),
                           BatchNorm(out_channels))
 
 
-def projection(in_channels, out_channels, stride, with_bn=True, *, rngs):
+def projection(in_channels: int, out_channels: int, stride: int, with_bn: bool = True, *,
+               rngs: nnx.Rngs) -> nnx.Sequential | nnx.Conv | None:
     """The shortcut: identity (None) if the shape is kept, else a 1x1 convolution."""
     if in_channels == out_channels and stride == 1:
         return None
@@ -45,7 +52,8 @@ def projection(in_channels, out_channels, stride, with_bn=True, *, rngs):
 class BasicBlock(nnx.Module):
     """Two 3x3 convolutions (He et al., 2016a, Fig. 5 left); shortcut optional."""
 
-    def __init__(self, in_channels, out_channels, stride=1, shortcut=True, *, rngs=None):
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
+                 shortcut: bool = True, *, rngs: nnx.Rngs | None = None) -> None:
         rngs = rngs or default_rngs()
         self.branch = nnx.Sequential(
             conv_bn(in_channels, out_channels, 3, stride, rngs=rngs), nnx.relu,
@@ -54,7 +62,7 @@ class BasicBlock(nnx.Module):
         self.shortcut = (projection(in_channels, out_channels, stride, rngs=rngs)
                          if shortcut else None)
 
-    def __call__(self, X):
+    def __call__(self, X: jax.Array) -> jax.Array:
         Y = self.branch(X)
         if self.use_shortcut:
             Y = Y + (X if self.shortcut is None else self.shortcut(X))
@@ -66,8 +74,9 @@ class Bottleneck(nnx.Module):
     right; Xie et al., 2017, Fig. 3c). ``stride_on`` picks the convolution that
     downsamples: the paper's ResNets use the first 1x1, ResNeXt the 3x3."""
 
-    def __init__(self, in_channels, out_channels, bot_channels, stride=1, groups=1,
-                 stride_on="1x1", shortcut=True, *, rngs=None):
+    def __init__(self, in_channels: int, out_channels: int, bot_channels: int,
+                 stride: int = 1, groups: int = 1, stride_on: str = "1x1",
+                 shortcut: bool = True, *, rngs: nnx.Rngs | None = None) -> None:
         rngs = rngs or default_rngs()
         s1, s3 = (stride, 1) if stride_on == "1x1" else (1, stride)
         self.branch = nnx.Sequential(
@@ -78,7 +87,7 @@ class Bottleneck(nnx.Module):
         self.shortcut = (projection(in_channels, out_channels, stride, rngs=rngs)
                          if shortcut else None)
 
-    def __call__(self, X):
+    def __call__(self, X: jax.Array) -> jax.Array:
         Y = self.branch(X)
         if self.use_shortcut:
             Y = Y + (X if self.shortcut is None else self.shortcut(X))
@@ -92,7 +101,8 @@ class PreActBlock(nnx.Module):
     input to the output. A projection shortcut reads the pre-activated input.
     """
 
-    def __init__(self, in_channels, out_channels, stride=1, shortcut=True, *, rngs=None):
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
+                 shortcut: bool = True, *, rngs: nnx.Rngs | None = None) -> None:
         rngs = rngs or default_rngs()
         self.bn1 = BatchNorm(in_channels)
         self.conv1 = conv(in_channels, out_channels, 3, stride, rngs=rngs)
@@ -102,7 +112,7 @@ class PreActBlock(nnx.Module):
         self.shortcut = (projection(in_channels, out_channels, stride, with_bn=False,
                                     rngs=rngs) if shortcut else None)
 
-    def __call__(self, X):
+    def __call__(self, X: jax.Array) -> jax.Array:
         A = nnx.relu(self.bn1(X))
         Y = self.conv1(A)
         Y = self.conv2(nnx.relu(self.bn2(Y)))
@@ -115,8 +125,9 @@ class PreActBlock(nnx.Module):
 class PreActBottleneck(nnx.Module):
     """Pre-activation bottleneck (He et al., 2016b): (BN, ReLU, conv) x 3."""
 
-    def __init__(self, in_channels, out_channels, bot_channels, stride=1, groups=1,
-                 stride_on="1x1", shortcut=True, *, rngs=None):
+    def __init__(self, in_channels: int, out_channels: int, bot_channels: int,
+                 stride: int = 1, groups: int = 1, stride_on: str = "1x1",
+                 shortcut: bool = True, *, rngs: nnx.Rngs | None = None) -> None:
         rngs = rngs or default_rngs()
         s1, s3 = (stride, 1) if stride_on == "1x1" else (1, stride)
         self.bn1 = BatchNorm(in_channels)
@@ -129,7 +140,7 @@ class PreActBottleneck(nnx.Module):
         self.shortcut = (projection(in_channels, out_channels, stride, with_bn=False,
                                     rngs=rngs) if shortcut else None)
 
-    def __call__(self, X):
+    def __call__(self, X: jax.Array) -> jax.Array:
         A = nnx.relu(self.bn1(X))
         Y = self.conv1(A)
         Y = self.conv2(nnx.relu(self.bn2(Y)))
@@ -140,22 +151,23 @@ class PreActBottleneck(nnx.Module):
 
 
 # The block class of each kind, by the name that Variant.block_class gives.
-BLOCKS = {cls.__name__: cls
+BLOCKS: dict[str, Callable[..., nnx.Module]] = {cls.__name__: cls
           for cls in (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck)}
 
 
 class FamilyResNet(nnx.Module):
     """A network of the ResNet family; ``build_resnet`` makes one from a variant."""
 
-    def __init__(self, net: Named, spec: Variant, in_channels: int, lr: float):
+    def __init__(self, net: Named, spec: Variant, in_channels: int, lr: float) -> None:
         self.net, self.spec, self.in_channels, self.lr = net, spec, in_channels, lr
 
-    def __call__(self, X):
+    def __call__(self, X: jax.Array) -> jax.Array:
         check_channels_last(X, self.in_channels, self.spec.name)
         return self.net(X)
 
 
-def build_resnet(spec, num_classes=1000, in_channels=3, lr=0.1, *, rngs=None) -> FamilyResNet:
+def build_resnet(spec: Variant | str, num_classes: int = 1000, in_channels: int = 3,
+                 lr: float = 0.1, *, rngs: nnx.Rngs | None = None) -> FamilyResNet:
     """Builds the network described by ``spec`` (a ``Variant`` or its name).
 
     Example: ``build_resnet("ResNet-50")`` is the paper's ImageNet ResNet-50;
@@ -176,7 +188,8 @@ def build_resnet(spec, num_classes=1000, in_channels=3, lr=0.1, *, rngs=None) ->
     for s, stage in enumerate(spec.block_args()):
         stages[f"stage{s + 1}"] = nnx.Sequential(*(block(**args, rngs=rngs) for args in stage))
     c = spec.widths[-1]
-    head = [BatchNorm(c), nnx.relu] if spec.preact else []
+    head: list[Callable[[jax.Array], jax.Array]] = (
+        [BatchNorm(c), nnx.relu] if spec.preact else [])
     stages["head"] = nnx.Sequential(*head, global_avg_pool,
                                     linear(c, num_classes, rngs=rngs))
     return FamilyResNet(Named(**stages), spec, in_channels, lr)
@@ -190,14 +203,15 @@ def gradient_norms(model: nnx.Module, X: jax.Array, y: jax.Array) -> list[float]
              if "shortcut" not in path]
     model.train()
 
-    def loss_fn(model):
+    def loss_fn(model: nnx.Module) -> jax.Array:
         return optax.softmax_cross_entropy_with_integer_labels(model(X), y).mean()
 
     grads = dict(nnx.grad(loss_fn)(model).flat_state())
     return [float(optax.global_norm(grads[path + ("kernel",)])) for path in convs]
 
 
-def lesion_accuracies(model: FamilyResNet, X, y, batch_size: int = 128) -> dict:
+def lesion_accuracies(model: FamilyResNet, X: jax.Array | np.ndarray,
+                      y: jax.Array | np.ndarray, batch_size: int = 128) -> dict[str, Any]:
     """Accuracy of ``model`` on ``(X, y)``, intact and with each block deleted in turn.
 
     The lesion experiment of Veit et al. (2016), as in ``d2l_resnet.torch``: a deleted
@@ -211,12 +225,10 @@ def lesion_accuracies(model: FamilyResNet, X, y, batch_size: int = 128) -> dict:
         accuracy per block, input to output, NaN for a block that cannot be deleted;
         ``"skipped"``: the indices of those blocks.
     """
-    import numpy as np
-
     from .train import Trainer, compute_dtype
 
     check_lesion_inputs(model, FamilyResNet, len(X), len(y), batch_size)
-    check_channels_last(X[:1], model.in_channels, model.spec.name)
+    check_channels_last(jnp.asarray(X[:1]), model.in_channels, model.spec.name)
     view = nnx.view(model, use_running_average=True, raise_if_not_found=False)
     blocks = [block for name, stage in view.net.named_children()
               if name.startswith("stage") for block in stage.layers]

@@ -15,12 +15,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from flax.typing import PathParts
 from jax import lax
+from jax.typing import DTypeLike
 
 _default_rngs: nnx.Rngs | None = None
 
@@ -39,7 +43,8 @@ def reseed(seed: int) -> None:
     _default_rngs = nnx.Rngs(seed)
 
 
-def torch_init(key, shape, dtype=jnp.float32):
+def torch_init(key: jax.Array, shape: Sequence[int],
+               dtype: DTypeLike = jnp.float32) -> jax.Array:
     """PyTorch's default weight initialization for convolutions and linear layers:
     uniform in +-1/sqrt(fan_in) (Kaiming uniform with a=sqrt(5)), fan_in being all
     axes but the last.
@@ -56,7 +61,8 @@ def torch_init(key, shape, dtype=jnp.float32):
     return jnp.asarray(values, dtype)
 
 
-def linear(in_features, out_features, *, rngs=None) -> nnx.Linear:
+def linear(in_features: int, out_features: int, *,
+           rngs: nnx.Rngs | None = None) -> nnx.Linear:
     """A fully connected layer initialized like PyTorch's ``nn.Linear`` weight."""
     return nnx.Linear(in_features, out_features, kernel_init=torch_init,
                       rngs=rngs or default_rngs())
@@ -78,7 +84,7 @@ class BatchNorm(nnx.Module):
     """
 
     def __init__(self, num_features: int, momentum: float = 0.1, epsilon: float = 1e-5,
-                 *, use_running_average: bool = False):
+                 *, use_running_average: bool = False) -> None:
         self.num_features, self.momentum, self.epsilon = num_features, momentum, epsilon
         self.use_running_average = use_running_average
         self.scale = nnx.Param(jnp.ones((num_features,), jnp.float32))
@@ -86,12 +92,12 @@ class BatchNorm(nnx.Module):
         self.mean = nnx.BatchStat(jnp.zeros((num_features,), jnp.float32))
         self.var = nnx.BatchStat(jnp.ones((num_features,), jnp.float32))
 
-    def set_view(self, use_running_average: bool | None = None):
+    def set_view(self, use_running_average: bool | None = None) -> None:
         """What ``nnx.view(model, use_running_average=...)`` sets (a copy in that mode)."""
         if use_running_average is not None:
             self.use_running_average = use_running_average
 
-    def __call__(self, x):
+    def __call__(self, x: jax.Array) -> jax.Array:
         x32 = x.astype(jnp.float32)
         if self.use_running_average:
             mean, var = self.mean[...], self.var[...]
@@ -108,8 +114,9 @@ class BatchNorm(nnx.Module):
         return ((x32 - mean) * inv + self.bias[...]).astype(x.dtype)
 
 
-def conv(in_channels, out_channels, kernel_size, stride=1, padding=None, groups=1,
-         use_bias=False, *, rngs=None) -> nnx.Conv:
+def conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+         padding: int | None = None, groups: int = 1, use_bias: bool = False, *,
+         rngs: nnx.Rngs | None = None) -> nnx.Conv:
     """An NHWC ``nnx.Conv`` padded like PyTorch (symmetric, ``kernel_size // 2`` by
     default), bias-free unless asked: batch norm follows almost every convolution."""
     for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
@@ -137,9 +144,14 @@ def conv(in_channels, out_channels, kernel_size, stride=1, padding=None, groups=
 MATMUL_MAX_PIXELS = 4
 
 
-def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
-                         rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
-                         precision=None, preferred_element_type=None, **kwargs):
+def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides: Sequence[int],
+                         padding: str | Sequence[tuple[int, int]],
+                         lhs_dilation: Sequence[int] | None = None,
+                         rhs_dilation: Sequence[int] | None = None,
+                         dimension_numbers: lax.ConvGeneralDilatedDimensionNumbers = None,
+                         feature_group_count: int = 1, precision: lax.PrecisionLike = None,
+                         preferred_element_type: DTypeLike | None = None,
+                         **kwargs: Any) -> jax.Array:
     """``lax.conv_general_dilated`` for NHWC/HWIO, computed as one matrix product
     (``conv_as_matmul``) where that is much faster: tiny output maps on a CPU."""
     nhwc = lax.conv_dimension_numbers(lhs.shape, rhs.shape, ("NHWC", "HWIO", "NHWC"))
@@ -147,6 +159,7 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
              and all(d in (None, 1, (1, 1)) for d in (lhs_dilation, rhs_dilation))
              and lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers) == nhwc)
     if plain and jax.default_backend() == "cpu":
+        assert not isinstance(padding, str)  # plain: explicit padding (says so to mypy)
         (top, bottom), (left, right) = padding
         h = (lhs.shape[1] + top + bottom - rhs.shape[0]) // window_strides[0] + 1
         w = (lhs.shape[2] + left + right - rhs.shape[1]) // window_strides[1] + 1
@@ -160,8 +173,10 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
         preferred_element_type=preferred_element_type, **kwargs)
 
 
-def conv_as_matmul(x, kernel, strides=(1, 1), padding=((0, 0), (0, 0)), groups=1,
-                   precision=None, preferred_element_type=None):
+def conv_as_matmul(x: jax.Array, kernel: jax.Array, strides: Sequence[int] = (1, 1),
+                   padding: Sequence[tuple[int, int]] = ((0, 0), (0, 0)), groups: int = 1,
+                   precision: lax.PrecisionLike = None,
+                   preferred_element_type: DTypeLike | None = None) -> jax.Array:
     """A grouped 2-D convolution (NHWC input, HWIO kernel) as one matrix product.
 
     Gathers the kh*kw shifted (strided) slices of the padded input side by side
@@ -182,7 +197,7 @@ def conv_as_matmul(x, kernel, strides=(1, 1), padding=((0, 0), (0, 0)), groups=1
     return y.reshape(n, h, w, cout)
 
 
-def max_pool(x, window=3, stride=2, padding=1):
+def max_pool(x: jax.Array, window: int = 3, stride: int = 2, padding: int = 1) -> jax.Array:
     """Max-pooling over NHWC maps, padded with -inf like PyTorch's ``MaxPool2d``.
 
     Written as the maximum of the window's shifted strided slices: the same values as
@@ -195,15 +210,16 @@ def max_pool(x, window=3, stride=2, padding=1):
     x = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), constant_values=-jnp.inf)
     h = (x.shape[1] - window) // stride + 1
     w = (x.shape[2] - window) // stride + 1
-    out = None
+    out: jax.Array | None = None
     for i in range(window):
         for j in range(window):
             s = x[:, i:i + stride * (h - 1) + 1:stride, j:j + stride * (w - 1) + 1:stride, :]
             out = s if out is None else jnp.maximum(out, s)
+    assert out is not None, f"window must be a positive integer, got {window!r}"
     return out
 
 
-def global_avg_pool(x):
+def global_avg_pool(x: jax.Array) -> jax.Array:
     """Mean over height and width: (N, H, W, C) to (N, C)."""
     return x.mean(axis=(1, 2))
 
@@ -212,22 +228,28 @@ class Named(nnx.Module):
     """Named stages applied in order (``net.stem``, ``net.stage1``, ...), like a
     PyTorch ``Sequential`` built with ``add_module``; ``names`` keeps the order."""
 
-    def __init__(self, **layers):
+    # The first and last stages of every network here (``ResNet``, ``build_resnet``),
+    # read by name; the ones between (``stage1``, ...) through ``named_children``.
+    stem: nnx.Sequential
+    head: nnx.Sequential
+
+    def __init__(self, **layers: nnx.Sequential) -> None:
         self.names = tuple(layers)
         for name, layer in layers.items():
             setattr(self, name, layer)
 
-    def __call__(self, x):
+    def __call__(self, x: jax.Array) -> jax.Array:
         for name in self.names:
             x = getattr(self, name)(x)
         return x
 
-    def named_children(self):
+    def named_children(self) -> list[tuple[str, nnx.Sequential]]:
         """``(name, layer)`` pairs in order."""
         return [(name, getattr(self, name)) for name in self.names]
 
 
-def call_order(model, input_shape, types) -> list[tuple]:
+def call_order(model: nnx.Module, input_shape: Sequence[int],
+               types: Iterable[type[nnx.Module]]) -> list[PathParts]:
     """Paths (as in ``nnx.state``) of the submodules of the given ``types``, in the order
     a forward pass on an input of ``input_shape`` calls them: input to output.
 
@@ -239,18 +261,20 @@ def call_order(model, input_shape, types) -> list[tuple]:
     paths = {id(m): path for path, m in nnx.iter_graph(view) if isinstance(m, types)}
     order, originals = [], {t: t.__call__ for t in types}
 
-    def recording(call):
-        def wrapper(self, *args, **kwargs):
+    def recording(call: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: nnx.Module, *args: Any, **kwargs: Any) -> Any:
             if id(self) in paths and paths[id(self)] not in order:
                 order.append(paths[id(self)])
             return call(self, *args, **kwargs)
         return wrapper
 
+    # setattr: mypy reads ``t.__call__`` on a class as the constructor (type.__call__),
+    # which may not be assigned; it is the instances' method that is swapped here.
     try:
         for t in types:
-            t.__call__ = recording(originals[t])
+            setattr(t, "__call__", recording(originals[t]))  # noqa: B010
         jax.eval_shape(view, jax.ShapeDtypeStruct(tuple(input_shape), jnp.float32))
     finally:
         for t in types:
-            t.__call__ = originals[t]
+            setattr(t, "__call__", originals[t])  # noqa: B010
     return order

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from jax.typing import DTypeLike
 
-from ..training import BaseTrainer, check_mixed_precision
+from ..data import Batches
+from ..training import BaseTrainer, TrainStep, check_mixed_precision
+from .data import FashionMNIST
 from .utils import try_gpu
 
 
@@ -37,17 +41,19 @@ class Trainer(BaseTrainer):
             in between. 1, the default, validates after every epoch.
     """
 
-    def __init__(self, max_epochs, device=None, mixed_precision="auto", plot=True,
-                 progress=True, validation_freq=1):
+    def __init__(self, max_epochs: int, device: jax.Device | None = None,
+                 mixed_precision: str = "auto", plot: bool = True, progress: bool = True,
+                 validation_freq: int = 1) -> None:
         super().__init__(max_epochs, plot, progress, validation_freq)
         self.device = device if device is not None else try_gpu()
         check_mixed_precision(mixed_precision)
         bf16 = mixed_precision == "bf16" or (
             mixed_precision == "auto" and _has_fast_bf16(self.device))
-        self.dtype = jnp.bfloat16 if bf16 else None
+        self.dtype: DTypeLike | None = jnp.bfloat16 if bf16 else None
 
     @contextlib.contextmanager
-    def _session(self, model, data, lr):
+    def _session(self, model: nnx.Module, data: FashionMNIST,
+                 lr: float) -> Iterator[TrainStep]:
         nnx.update(model, jax.device_put(nnx.state(model), self.device))
         optimizer = nnx.Optimizer(model, optax.sgd(lr), wrt=nnx.Param)
         # The optimizer's step counter is created uncommitted; the first step would
@@ -62,20 +68,20 @@ class Trainer(BaseTrainer):
             model.train()
             yield nnx.cached_partial(_train_step, model, optimizer)
 
-    def _train_batches(self, data):
+    def _train_batches(self, data: FashionMNIST) -> Batches:
         return data.train_dataloader(self.device)
 
-    def _sums_to_host(self, sums):
+    def _sums_to_host(self, sums: list[jax.Array]) -> np.ndarray:
         return np.asarray(jnp.stack(sums))
 
-    def _device_name(self):
+    def _device_name(self) -> str:
         device = self.device
         return device.device_kind if device.platform == "gpu" else device.platform.upper()
 
-    def _train_mode(self, model):
+    def _train_mode(self, model: nnx.Module) -> None:
         model.train()  # the modules' flags, after evaluate; train_step keeps its own
 
-    def evaluate(self, model, data) -> tuple[float, float]:
+    def evaluate(self, model: nnx.Module, data: FashionMNIST) -> tuple[float, float]:
         """Mean cross-entropy loss and accuracy on the validation set."""
         model.eval()
         loss_sum, correct, count = jnp.zeros(()), jnp.zeros((), jnp.int32), 0
@@ -89,8 +95,9 @@ class Trainer(BaseTrainer):
 
 
 @nnx.jit
-def _train_step(model, optimizer, X, y):
-    def loss_fn(model):
+def _train_step(model: nnx.Module, optimizer: nnx.Optimizer[nnx.Module], X: jax.Array,
+                y: jax.Array) -> jax.Array:
+    def loss_fn(model: nnx.Module) -> tuple[jax.Array, jax.Array]:
         loss_sum = optax.softmax_cross_entropy_with_integer_labels(model(X), y).sum()
         return loss_sum / y.shape[0], loss_sum
 
@@ -100,14 +107,14 @@ def _train_step(model, optimizer, X, y):
 
 
 @nnx.jit
-def _eval_step(model, X, y):
+def _eval_step(model: nnx.Module, X: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
     logits = model(X).astype(jnp.float32)
     loss_sum = optax.softmax_cross_entropy_with_integer_labels(logits, y).sum()
     return loss_sum, (logits.argmax(axis=1) == y).sum()
 
 
 @contextlib.contextmanager
-def compute_dtype(model, dtype):
+def compute_dtype(model: nnx.Module, dtype: DTypeLike | None) -> Iterator[None]:
     """Runs every convolution of ``model`` in ``dtype`` (None: unchanged) for a while.
 
     ``nnx.Conv`` casts its input and kernel to its ``dtype``; the float32 kernels stay
@@ -126,7 +133,7 @@ def compute_dtype(model, dtype):
             m.dtype = d
 
 
-def _has_fast_bf16(device) -> bool:
+def _has_fast_bf16(device: jax.Device) -> bool:
     """Whether bf16 pays off here: GPUs of compute capability 8.0 or higher (Ampere).
 
     Not on CPUs, even with AVX512-BF16 or AMX, where PyTorch and TensorFlow gain:

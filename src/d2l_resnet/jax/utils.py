@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
+from typing import Any, Protocol, cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from jax.core import ShapedArray
 from jax.extend import core as jax_core
 
 from .. import i18n, runtime
 from . import layers
 
 
-def layer_summary(model: nnx.Module, input_shape) -> None:
+class HasNet(Protocol):
+    """A network whose top-level stages are ``net``, a ``layers.Named``: ``ResNet`` and
+    ``FamilyResNet`` (what ``layer_summary`` reads)."""
+
+    @property
+    def net(self) -> layers.Named: ...
+
+
+def layer_summary(model: HasNet, input_shape: Sequence[int]) -> None:
     """Prints the output shape of each top-level stage of ``model.net`` (NHWC).
 
     Shapes are traced, not computed (``jax.eval_shape``): nothing runs.
@@ -28,7 +39,7 @@ def layer_summary(model: nnx.Module, input_shape) -> None:
         print(i18n.t("output_shape", name=name, shape=tuple(X.shape)))
 
 
-def count_params(model: nnx.Module, input_shape=None) -> int:
+def count_params(model: nnx.Module, input_shape: Sequence[int] | None = None) -> int:
     """Number of trainable parameters (works on ``nnx.eval_shape`` models too).
 
     NNX builds every weight with the module, so the count does not depend on the
@@ -39,14 +50,14 @@ def count_params(model: nnx.Module, input_shape=None) -> int:
     return sum(math.prod(p.shape) for p in jax.tree.leaves(nnx.state(model, nnx.Param)))
 
 
-def _abstract_forward(model, input_shape):
+def _abstract_forward(model: nnx.Module, input_shape: Sequence[int]) -> jax.ShapeDtypeStruct:
     view = nnx.view(model, use_running_average=True, raise_if_not_found=False)
     graphdef, state = nnx.split(view)
     return jax.eval_shape(lambda s, X: nnx.merge(graphdef, s)(X), state,
                           jax.ShapeDtypeStruct(tuple(input_shape), jnp.float32))
 
 
-def block_cost(block: nnx.Module, input_shape) -> dict[str, int]:
+def block_cost(block: nnx.Module, input_shape: Sequence[int]) -> dict[str, int]:
     """Parameters and FLOPs of one forward pass of ``block`` on one input of that shape.
 
     FLOPs come from XLA's cost analysis and count a multiply-add as 2 (the convention
@@ -71,15 +82,18 @@ def block_cost(block: nnx.Module, input_shape) -> dict[str, int]:
 # program's count is 3.37 GFLOPs forward; the convolutions without their padding 3.36;
 # with it 3.628, PyTorch's number. The stem's 7x7 convolution alone loses 7%.)
 _MATMUL_PRIMITIVES = ("conv_general_dilated", "dot_general")
-_cache: dict = {}
+_cache: dict[tuple[str, str, str], int] = {}
 
 
-def jaxpr_flops(jaxpr) -> int:
+def jaxpr_flops(jaxpr: jax_core.Jaxpr) -> int:
     """FLOPs of the convolutions and matrix products in ``jaxpr``, by XLA's count."""
     flops = 0
     for eqn in jaxpr.eqns:
         if eqn.primitive.name in _MATMUL_PRIMITIVES:
-            shapes = [tuple(v.aval.shape) for v in eqn.invars]
+            # jax types an operand's aval as the AbstractValue base; those of a
+            # convolution or a matrix product are ShapedArrays, with a shape and a dtype.
+            operands = [cast(ShapedArray, v.aval) for v in eqn.invars]
+            shapes = [tuple(aval.shape) for aval in operands]
             params = dict(eqn.params)
             if eqn.primitive.name == "conv_general_dilated":
                 lhs_spec = params["dimension_numbers"].lhs_spec
@@ -87,13 +101,16 @@ def jaxpr_flops(jaxpr) -> int:
                     shapes[0] = shapes[0][:axis] + (shapes[0][axis] + low + high,) + \
                         shapes[0][axis + 1:]
                 params["padding"] = tuple((0, 0) for _ in params["padding"])
-            avals = [jax.ShapeDtypeStruct(shape, v.aval.dtype)
-                     for shape, v in zip(shapes, eqn.invars)]
+            avals = [jax.ShapeDtypeStruct(shape, aval.dtype)
+                     for shape, aval in zip(shapes, operands)]
             key = (eqn.primitive.name, repr(sorted(params.items())), repr(avals))
             if key not in _cache:
-                def op(*args, primitive=eqn.primitive, params=params):
+                def op(*args: jax.Array, primitive: jax_core.Primitive = eqn.primitive,
+                       params: dict[str, Any] = params) -> Any:
                     return primitive.bind(*args, **params)
-                _cache[key] = int(jax.jit(op).lower(*avals).cost_analysis()["flops"])
+                cost = jax.jit(op).lower(*avals).cost_analysis()
+                assert cost is not None, f"XLA gave no cost analysis of {eqn.primitive.name}"
+                _cache[key] = int(cost["flops"])
             flops += _cache[key]
         for sub in jax_core.jaxprs_in_params(eqn.params):
             flops += jaxpr_flops(sub)
@@ -105,7 +122,7 @@ def gpu_available() -> bool:
     return any(d.platform == "gpu" for d in _devices())
 
 
-def _devices():
+def _devices() -> list[jax.Device]:
     try:
         return jax.devices()
     except RuntimeError:
@@ -118,12 +135,12 @@ def try_gpu() -> jax.Device:
     return gpus[0] if gpus else jax.devices("cpu")[0]
 
 
-def training_config(size=None) -> runtime.TrainingConfig:
+def training_config(size: str | None = None) -> runtime.TrainingConfig:
     """The book's training configuration for this machine; prints which one runs."""
     return runtime.announce(runtime.training_config(gpu_available(), size))
 
 
-def degradation_config(size=None) -> runtime.DegradationConfig:
+def degradation_config(size: str | None = None) -> runtime.DegradationConfig:
     """The degradation page's run for this machine; prints which one runs."""
     return runtime.announce(runtime.degradation_config(gpu_available(), size))
 

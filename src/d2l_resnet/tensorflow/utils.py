@@ -119,9 +119,7 @@ def training_config(size: str | None = None) -> runtime.TrainingConfig:
 
 def degradation_config(size: str | None = None) -> runtime.DegradationConfig:
     """The degradation page's run for this machine; prints which one runs."""
-    config = runtime.degradation_config(gpu_available(), size)
-    runtime.announce(config)  # returns config itself, typed as its base TrainingConfig
-    return config
+    return runtime.announce(runtime.degradation_config(gpu_available(), size))
 
 
 def seed_everything(seed: int = 0) -> None:

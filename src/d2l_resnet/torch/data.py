@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import torch
 from torch.nn import functional as F
 
@@ -18,17 +21,19 @@ class FashionMNIST(_data.FashionMNISTBase):
     Args: see ``d2l_resnet.data.FashionMNISTBase``.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.generator = torch.Generator().manual_seed(self.seed)
 
-    def _convert(self, images, labels):
+    def _convert(self, images: np.ndarray,
+                 labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels)
 
-    def _permutation(self, n):
+    def _permutation(self, n: int) -> torch.Tensor:
         return torch.randperm(n, generator=self.generator)
 
-    def _batch(self, images, labels, index, device):
+    def _batch(self, images: torch.Tensor, labels: torch.Tensor, index: slice | torch.Tensor,
+               device: torch.device | str | None) -> tuple[torch.Tensor, torch.Tensor]:
         X, y = images[index], labels[index]
         if device is not None:
             X = X.to(device, non_blocking=True)

@@ -8,6 +8,7 @@ only where the shape changes. ``d2l_resnet.variants`` holds the variants as data
 from __future__ import annotations
 
 import contextlib
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -16,7 +17,8 @@ from torch.nn import functional as F
 from ..variants import Variant, as_variant, check_lesion_inputs, lesion_result
 
 
-def conv_bn(in_channels, out_channels, kernel_size, stride=1, groups=1):
+def conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+            groups: int = 1) -> nn.Sequential:
     """A bias-free convolution that keeps the size at stride 1, then batch norm."""
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
@@ -24,7 +26,8 @@ def conv_bn(in_channels, out_channels, kernel_size, stride=1, groups=1):
         nn.BatchNorm2d(out_channels))
 
 
-def projection(in_channels, out_channels, stride, with_bn=True):
+def projection(in_channels: int, out_channels: int, stride: int,
+               with_bn: bool = True) -> nn.Module | None:
     """The shortcut: identity (None) if the shape is kept, else a 1x1 convolution."""
     if in_channels == out_channels and stride == 1:
         return None
@@ -36,15 +39,17 @@ def projection(in_channels, out_channels, stride, with_bn=True):
 class BasicBlock(nn.Module):
     """Two 3x3 convolutions (He et al., 2016a, Fig. 5 left); shortcut optional."""
 
-    def __init__(self, in_channels, out_channels, stride=1, shortcut=True):
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
+                 shortcut: bool = True) -> None:
         super().__init__()
         self.branch = nn.Sequential(
             conv_bn(in_channels, out_channels, 3, stride), nn.ReLU(),
             conv_bn(out_channels, out_channels, 3))
         self.use_shortcut = shortcut
-        self.shortcut = projection(in_channels, out_channels, stride) if shortcut else None
+        self.shortcut = (projection(in_channels, out_channels, stride)
+                         if shortcut else None)
 
-    def forward(self, X):
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
         Y = self.branch(X)
         if self.use_shortcut:
             Y = Y + (X if self.shortcut is None else self.shortcut(X))
@@ -56,8 +61,9 @@ class Bottleneck(nn.Module):
     right; Xie et al., 2017, Fig. 3c). ``stride_on`` picks the convolution that
     downsamples: the paper's ResNets use the first 1x1, ResNeXt the 3x3."""
 
-    def __init__(self, in_channels, out_channels, bot_channels, stride=1, groups=1,
-                 stride_on="1x1", shortcut=True):
+    def __init__(self, in_channels: int, out_channels: int, bot_channels: int,
+                 stride: int = 1, groups: int = 1, stride_on: str = "1x1",
+                 shortcut: bool = True) -> None:
         super().__init__()
         s1, s3 = (stride, 1) if stride_on == "1x1" else (1, stride)
         self.branch = nn.Sequential(
@@ -65,9 +71,10 @@ class Bottleneck(nn.Module):
             conv_bn(bot_channels, bot_channels, 3, s3, groups), nn.ReLU(),
             conv_bn(bot_channels, out_channels, 1))
         self.use_shortcut = shortcut
-        self.shortcut = projection(in_channels, out_channels, stride) if shortcut else None
+        self.shortcut = (projection(in_channels, out_channels, stride)
+                         if shortcut else None)
 
-    def forward(self, X):
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
         Y = self.branch(X)
         if self.use_shortcut:
             Y = Y + (X if self.shortcut is None else self.shortcut(X))
@@ -81,7 +88,8 @@ class PreActBlock(nn.Module):
     input to the output. A projection shortcut reads the pre-activated input.
     """
 
-    def __init__(self, in_channels, out_channels, stride=1, shortcut=True):
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
+                 shortcut: bool = True) -> None:
         super().__init__()
         self.bn1 = nn.BatchNorm2d(in_channels)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
@@ -91,7 +99,7 @@ class PreActBlock(nn.Module):
         self.shortcut = (projection(in_channels, out_channels, stride, with_bn=False)
                          if shortcut else None)
 
-    def forward(self, X):
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
         A = F.relu(self.bn1(X))
         Y = self.conv1(A)
         Y = self.conv2(F.relu(self.bn2(Y)))
@@ -104,8 +112,9 @@ class PreActBlock(nn.Module):
 class PreActBottleneck(nn.Module):
     """Pre-activation bottleneck (He et al., 2016b): (BN, ReLU, conv) x 3."""
 
-    def __init__(self, in_channels, out_channels, bot_channels, stride=1, groups=1,
-                 stride_on="1x1", shortcut=True):
+    def __init__(self, in_channels: int, out_channels: int, bot_channels: int,
+                 stride: int = 1, groups: int = 1, stride_on: str = "1x1",
+                 shortcut: bool = True) -> None:
         super().__init__()
         s1, s3 = (stride, 1) if stride_on == "1x1" else (1, stride)
         self.bn1 = nn.BatchNorm2d(in_channels)
@@ -119,7 +128,7 @@ class PreActBottleneck(nn.Module):
         self.shortcut = (projection(in_channels, out_channels, stride, with_bn=False)
                          if shortcut else None)
 
-    def forward(self, X):
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
         A = F.relu(self.bn1(X))
         Y = self.conv1(A)
         Y = self.conv2(F.relu(self.bn2(Y)))
@@ -130,18 +139,19 @@ class PreActBottleneck(nn.Module):
 
 
 # The block class of each kind, by the name that Variant.block_class gives.
-BLOCKS = {cls.__name__: cls
-          for cls in (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck)}
+BLOCKS: dict[str, type[nn.Module]] = {
+    cls.__name__: cls for cls in (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck)}
 
 
 class FamilyResNet(nn.Module):
     """A network of the ResNet family; ``build_resnet`` makes one from a variant."""
 
-    def __init__(self, net: nn.Sequential, spec: Variant, in_channels: int, lr: float):
+    def __init__(self, net: nn.Sequential, spec: Variant, in_channels: int,
+                 lr: float) -> None:
         super().__init__()
         self.net, self.spec, self.in_channels, self.lr = net, spec, in_channels, lr
 
-    def forward(self, X):
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
         if X.dim() != 4:
             raise ValueError(
                 f"expected a 4-D batch of images (batch, channels, height, width), "
@@ -156,7 +166,8 @@ class FamilyResNet(nn.Module):
         return self.net(X)
 
 
-def build_resnet(spec, num_classes=1000, in_channels=3, lr=0.1) -> FamilyResNet:
+def build_resnet(spec: Variant | str, num_classes: int = 1000, in_channels: int = 3,
+                 lr: float = 0.1) -> FamilyResNet:
     """Builds the network described by ``spec`` (a ``Variant`` or its name).
 
     Example: ``build_resnet("ResNet-50")`` is the paper's ImageNet ResNet-50;
@@ -190,12 +201,18 @@ def gradient_norms(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> list[f
     model.train()
     model.zero_grad(set_to_none=True)
     F.cross_entropy(model(X), y).backward()
-    return [m.weight.grad.norm().item() for name, m in model.named_modules()
-            if isinstance(m, nn.Conv2d) and "shortcut" not in name]
+    norms: list[float] = []
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Conv2d) and "shortcut" not in name:
+            # backward() gave a gradient to every weight that the loss depends on; only
+            # a convolution that took no part in the forward pass has none
+            assert m.weight.grad is not None, f"{name} took no part in the loss"
+            norms.append(m.weight.grad.norm().item())
+    return norms
 
 
 def lesion_accuracies(model: FamilyResNet, X: torch.Tensor, y: torch.Tensor,
-                      batch_size: int = 128) -> dict:
+                      batch_size: int = 128) -> dict[str, Any]:
     """Accuracy of ``model`` on ``(X, y)``, intact and with each block deleted in turn.
 
     The lesion experiment of Veit et al. (2016): deleting a block at test time makes
@@ -223,12 +240,18 @@ def lesion_accuracies(model: FamilyResNet, X: torch.Tensor, y: torch.Tensor,
     from .train import _autocast_dtype
 
     check_lesion_inputs(model, FamilyResNet, len(X), len(y), batch_size)
+    # build_resnet's net: a Sequential stem, Sequential stages of blocks, a Sequential
+    # head, and the stem's first layer a convolution; the attribute access that nn.Module
+    # types as Tensor | Module cannot know it.
+    stem = cast(nn.Sequential, model.net.stem)
+    head = cast(nn.Sequential, model.net.head)
     blocks = [block for name, stage in model.net.named_children()
-              if name.startswith("stage") for block in stage]
+              if name.startswith("stage") for block in cast(nn.Sequential, stage)]
     deletable = model.spec.deletable_blocks()
     device = next(model.parameters()).device
     dtype = _autocast_dtype("auto", device)
-    channels_last = model.net.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
+    stem_conv = cast(nn.Conv2d, stem[0])
+    channels_last = stem_conv.weight.is_contiguous(memory_format=torch.channels_last)
     model.eval()
     with torch.inference_mode():
         model(X[:1].to(device))  # checks the layout and the number of channels
@@ -241,14 +264,14 @@ def lesion_accuracies(model: FamilyResNet, X: torch.Tensor, y: torch.Tensor,
                 if channels_last:
                     Xb = Xb.contiguous(memory_format=torch.channels_last)
                 yb = y[start:start + batch_size].to(device)
-                inputs = [model.net.stem(Xb)]  # inputs[k]: the input of block k
+                inputs: list[torch.Tensor] = [stem(Xb)]  # inputs[k]: the input of block k
                 for block in blocks:
                     inputs.append(block(inputs[-1]))
-                correct[0] += (model.net.head(inputs[-1]).argmax(1) == yb).sum().cpu()
+                correct[0] += (head(inputs[-1]).argmax(1) == yb).sum().cpu()
                 lesions = (k for k, ok in enumerate(deletable) if ok)
                 for i, k in enumerate(lesions, start=1):
                     H = inputs[k]  # block k deleted: its input goes on to block k + 1
                     for block in blocks[k + 1:]:
                         H = block(H)
-                    correct[i] += (model.net.head(H).argmax(1) == yb).sum().cpu()
+                    correct[i] += (head(H).argmax(1) == yb).sum().cpu()
     return lesion_result(correct.tolist(), deletable, len(y))

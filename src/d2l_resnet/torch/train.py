@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
+import numpy as np
 import torch
+from torch import nn
 from torch.nn import functional as F
 
-from ..training import BaseTrainer, check_mixed_precision
+from ..data import Batches
+from ..training import BaseTrainer, TrainStep, check_mixed_precision
+from .data import FashionMNIST
 from .utils import try_gpu
 
 
@@ -33,25 +38,28 @@ class Trainer(BaseTrainer):
             in between. 1, the default, validates after every epoch.
     """
 
-    def __init__(self, max_epochs, device=None, mixed_precision="auto",
-                 channels_last=True, plot=True, progress=True, validation_freq=1):
+    def __init__(self, max_epochs: int, device: str | torch.device | None = None,
+                 mixed_precision: str = "auto", channels_last: bool = True, plot: bool = True,
+                 progress: bool = True, validation_freq: int = 1) -> None:
         super().__init__(max_epochs, plot, progress, validation_freq)
         self.device = torch.device(device) if device is not None else try_gpu()
         self.dtype = _autocast_dtype(mixed_precision, self.device)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
     @contextlib.contextmanager
-    def _session(self, model, data, lr):
+    def _session(self, model: nn.Module, data: FashionMNIST,
+                 lr: float) -> Iterator[TrainStep]:
         first_X, _ = next(iter(data.train_dataloader()))
         model.to(self.device)
         with torch.no_grad():  # build the lazy layers before the optimizer sees them
             model.eval()
             model(first_X[:2].to(self.device))
-        model.to(memory_format=self.memory_format)
+        # Module.to takes memory_format at run time; torch's stubs leave it out.
+        model.to(memory_format=self.memory_format)  # type: ignore[call-overload]
         optimizer = torch.optim.SGD(model.parameters(), lr=lr)
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
 
-        def train_step(X, y):
+        def train_step(X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             X = X.contiguous(memory_format=self.memory_format)
             with self._autocast():
                 loss_sum = F.cross_entropy(model(X), y, reduction="sum")
@@ -63,22 +71,22 @@ class Trainer(BaseTrainer):
 
         yield train_step
 
-    def _train_batches(self, data):
+    def _train_batches(self, data: FashionMNIST) -> Batches:
         return data.train_dataloader(self.device)
 
-    def _sums_to_host(self, sums):
+    def _sums_to_host(self, sums: list[torch.Tensor]) -> np.ndarray:
         return torch.stack(sums).double().cpu().numpy()
 
-    def _device_name(self):
+    def _device_name(self) -> str:
         if self.device.type == "cuda":
             return torch.cuda.get_device_name(self.device)
         return self.device.type.upper()
 
-    def _train_mode(self, model):
+    def _train_mode(self, model: nn.Module) -> None:
         model.train()
 
     @torch.inference_mode()
-    def evaluate(self, model, data) -> tuple[float, float]:
+    def evaluate(self, model: nn.Module, data: FashionMNIST) -> tuple[float, float]:
         """Mean cross-entropy loss and accuracy on the validation set."""
         model.eval()
         loss_sum = torch.zeros((), device=self.device)
@@ -92,13 +100,13 @@ class Trainer(BaseTrainer):
             count += len(y)
         return loss_sum.item() / count, correct.item() / count
 
-    def _autocast(self):
+    def _autocast(self) -> contextlib.AbstractContextManager[None]:
         if self.dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.dtype)
 
 
-def _autocast_dtype(mode, device):
+def _autocast_dtype(mode: str, device: torch.device) -> torch.dtype | None:
     check_mixed_precision(mode, ("auto", "bf16", "fp16", "off"))
     if mode == "off":
         return None

@@ -12,7 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from .. import i18n, runtime
 
 
-def layer_summary(model: nn.Module, input_shape) -> None:
+def layer_summary(model: nn.Module, input_shape: tuple[int, ...]) -> None:
     """Prints the output shape of each top-level stage of ``model.net`` (NCHW)."""
     X = torch.randn(*input_shape)
     was_training = model.training
@@ -24,12 +24,12 @@ def layer_summary(model: nn.Module, input_shape) -> None:
     model.train(was_training)
 
 
-def _stages(model):
-    net = getattr(model, "net", model)
+def _stages(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    net: nn.Module = getattr(model, "net", model)
     return list(net.named_children())
 
 
-def _materialize(model: nn.Module, input_shape) -> None:
+def _materialize(model: nn.Module, input_shape: tuple[int, ...]) -> None:
     was_training = model.training
     model.eval()
     with torch.no_grad():
@@ -37,13 +37,13 @@ def _materialize(model: nn.Module, input_shape) -> None:
     model.train(was_training)
 
 
-def count_params(model: nn.Module, input_shape) -> int:
+def count_params(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     """Number of trainable parameters; builds lazy layers with a dummy input first."""
     _materialize(model, input_shape)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def block_cost(block: nn.Module, input_shape) -> dict[str, int]:
+def block_cost(block: nn.Module, input_shape: tuple[int, ...]) -> dict[str, int]:
     """Parameters and FLOPs of one forward pass of ``block`` on one input of that shape.
 
     FLOPs count a multiply-add as 2 (the convention of ``torch.utils.flop_counter``);
@@ -70,12 +70,12 @@ def try_gpu() -> torch.device:
     return torch.device("cpu")
 
 
-def training_config(size=None) -> runtime.TrainingConfig:
+def training_config(size: str | None = None) -> runtime.TrainingConfig:
     """The book's training configuration for this machine; prints which one runs."""
     return runtime.announce(runtime.training_config(gpu_available(), size))
 
 
-def degradation_config(size=None) -> runtime.DegradationConfig:
+def degradation_config(size: str | None = None) -> runtime.DegradationConfig:
     """The degradation page's run for this machine; prints which one runs."""
     return runtime.announce(runtime.degradation_config(gpu_available(), size))
 
