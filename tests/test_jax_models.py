@@ -145,3 +145,15 @@ def test_jax_package_imports_neither_torch_nor_tensorflow():
     subprocess.run([sys.executable, "-c", code], check=True)
     code = "import sys, d2l_resnet; assert 'jax' not in sys.modules and 'flax' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_max_pool_matches_reduce_window_and_checks_its_window():
+    from d2l_resnet.jax.layers import max_pool
+
+    X = jnp.asarray(np.random.default_rng(0).normal(size=(2, 9, 9, 3)), jnp.float32)
+    want = jax.lax.reduce_window(X, -jnp.inf, jax.lax.max, (1, 3, 3, 1), (1, 2, 2, 1),
+                                 ((0, 0), (1, 1), (1, 1), (0, 0)))
+    np.testing.assert_array_equal(np.asarray(max_pool(X)), np.asarray(want))
+    for bad in ({"window": 0}, {"stride": 0}):
+        with pytest.raises(ValueError, match="must be a positive integer"):
+            max_pool(X, **bad)

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -25,6 +26,8 @@ from flax import nnx
 from flax.typing import PathParts
 from jax import lax
 from jax.typing import DTypeLike
+
+from ..runtime import check_positive_int
 
 _default_rngs: nnx.Rngs | None = None
 
@@ -206,17 +209,15 @@ def max_pool(x: jax.Array, window: int = 3, stride: int = 2, padding: int = 1) -
     ``reduce_window`` gives it to one input; after a ReLU the only ties are zeros,
     whose gradient the ReLU discards, so training is unchanged.
     """
+    check_positive_int("window", window)
+    check_positive_int("stride", stride)
     p = padding
     x = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), constant_values=-jnp.inf)
     h = (x.shape[1] - window) // stride + 1
     w = (x.shape[2] - window) // stride + 1
-    out: jax.Array | None = None
-    for i in range(window):
-        for j in range(window):
-            s = x[:, i:i + stride * (h - 1) + 1:stride, j:j + stride * (w - 1) + 1:stride, :]
-            out = s if out is None else jnp.maximum(out, s)
-    assert out is not None, f"window must be a positive integer, got {window!r}"
-    return out
+    slices = (x[:, i:i + stride * (h - 1) + 1:stride, j:j + stride * (w - 1) + 1:stride, :]
+              for i in range(window) for j in range(window))
+    return functools.reduce(jnp.maximum, slices)
 
 
 def global_avg_pool(x: jax.Array) -> jax.Array:
