@@ -119,9 +119,39 @@ def test_check_positive_int(value):
 
 
 def test_every_language_has_every_message():
+    assert isinstance(i18n.MESSAGES, i18n.Catalog)
     keys = set(i18n.MESSAGES["en"])
     for lang in i18n.LANGUAGES:
         assert set(i18n.MESSAGES[lang]) == keys
+
+
+def _tables(**changes):
+    tables = {lang: {"done": "{n} ok", "name": "x"} for lang in i18n.LANGUAGES}
+    for lang, table in changes.items():
+        tables[lang] = table
+    return tables
+
+
+@pytest.mark.parametrize("tables,problem", [
+    ({lang: {"done": "{n}"} for lang in ("en", "pt")}, r"languages missing \['fr'\]"),
+    ({**_tables(), "de": {"done": "{n}", "name": "x"}}, r"unknown \['de'\]"),
+    (_tables(pt={"done": "{n} ok"}), r"pt: keys missing \['name'\]"),
+    (_tables(fr={"done": "{n} ok", "name": "x", "typo": "y"}), r"not in English \['typo'\]"),
+    (_tables(fr={"done": "{count} ok", "name": "x"}), r"fr, 'done': fields \['count'\]"),
+])
+def test_a_catalog_names_what_a_translation_lacks(tables, problem):
+    with pytest.raises(ValueError, match=problem):
+        i18n.Catalog("test", tables)
+
+
+def test_a_catalog_gives_the_current_language():
+    catalog = i18n.Catalog("test", _tables(pt={"done": "{n} feito", "name": "x"}))
+    assert catalog.text("done", n=3) == "3 ok"
+    i18n.set_language("pt")
+    assert catalog.text("done", n=3) == "3 feito"
+    assert catalog["en"]["done"] == "{n} ok"
+    with pytest.raises(KeyError, match="unknown language 'de'; choose one of en, pt, fr"):
+        catalog["de"]
 
 
 @pytest.mark.parametrize("lang,word", [("pt", "Configuração reduzida"),

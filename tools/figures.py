@@ -37,6 +37,7 @@ from xml.sax.saxutils import escape
 from matplotlib import font_manager
 from matplotlib.ft2font import FT2Font, LoadFlags
 
+from d2l_resnet.i18n import Catalog
 from d2l_resnet.registry import LANGUAGES
 
 __all__ = [
@@ -57,7 +58,9 @@ LANGS = tuple(LANGUAGES)
 # Labels
 # ---------------------------------------------------------------------------
 
-LABELS: dict[str, dict[str, str]] = {
+# The same mechanism as the messages the library prints (d2l_resnet.i18n):
+# a Catalog checks that every language labels every element.
+LABELS = Catalog("figure labels", {
     "en": {
         "nonnested_title": "Non-nested function classes",
         "nested_title": "Nested function classes",
@@ -136,7 +139,7 @@ LABELS: dict[str, dict[str, str]] = {
         "optional": "(facultatif)",
         "input_channels": "$x$ ($c$ canaux)",
     },
-}
+})
 
 #: Keys whose translation is, rightly, the English text: the name of a
 #: function (ReLU), the usual abbreviation of batch normalization (BN), and
@@ -868,9 +871,7 @@ def render(name: str, lang: str = "en") -> str:
     """The SVG text of figure ``name`` with the labels of language ``lang``."""
     if name not in FIGURES:
         raise KeyError(f"unknown figure {name!r}; known: {', '.join(FIGURES)}")
-    if lang not in LABELS:
-        raise KeyError(f"unknown language {lang!r}; known: {', '.join(LABELS)}")
-    return FIGURES[name](LABELS[lang])
+    return FIGURES[name](LABELS[lang])  # LABELS names the languages it knows
 
 
 def _targets(out_dir: str | Path, langs: Iterable[str]) -> list[tuple[Path, str, str]]:

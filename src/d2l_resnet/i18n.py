@@ -2,15 +2,94 @@
 
 A notebook of the Portuguese or French edition calls ``set_language("pt")`` (or
 ``"fr"``) once; progress bars, plot labels and summaries then speak that language.
+
+Every translated text of the library and of the book's figures is a
+:class:`Catalog`: ``MESSAGES`` here, ``LABELS`` in ``tools/figures.py``. Only the
+strings of Sphinx and of the book's theme are gettext catalogs (``locales/``),
+because Sphinx reads them from there; the library runs from a pip install in
+Colab, where a table in Python needs no compiled ``.mo`` file, and its messages
+carry named ``{fields}`` that the catalog checks across languages.
 """
 
 from __future__ import annotations
+
+import string
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 
 from .registry import LANGUAGES as _LANGUAGES
 
 LANGUAGES = tuple(_LANGUAGES)
 
-MESSAGES: dict[str, dict[str, str]] = {
+
+def _fields(text: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+
+class Catalog(Mapping[str, Mapping[str, str]]):
+    """One set of texts in each of the book's languages: ``catalog[lang][key]``.
+
+    Built from ``{language: {key: text}}``, it checks at once that the
+    languages are those of ``registry.LANGUAGES``, that every language has
+    exactly the keys of the English table, and that each text has the same
+    ``{fields}`` as its English original; a ValueError names what is wrong.
+
+    Args:
+        name: What the texts are, for the error messages (``"messages"``).
+        tables: The texts of each language, by key.
+    """
+
+    def __init__(self, name: str, tables: Mapping[str, Mapping[str, str]]):
+        missing = [lang for lang in LANGUAGES if lang not in tables]
+        unknown = [lang for lang in tables if lang not in LANGUAGES]
+        if missing or unknown:
+            raise ValueError(
+                f"{name}: languages missing {missing}, unknown {unknown}; give "
+                f"one table for each of {', '.join(LANGUAGES)} "
+                f"(d2l_resnet.registry.LANGUAGES)"
+            )
+        english = tables["en"]
+        for lang, table in tables.items():
+            absent = sorted(english.keys() - table.keys())
+            extra = sorted(table.keys() - english.keys())
+            if absent or extra:
+                raise ValueError(
+                    f"{name}, {lang}: keys missing {absent}, not in English "
+                    f"{extra}; translate every English key, and only those"
+                )
+            for key, text in table.items():
+                if _fields(text) != _fields(english[key]):
+                    raise ValueError(
+                        f"{name}, {lang}, {key!r}: fields "
+                        f"{sorted(_fields(text))} differ from the English "
+                        f"{sorted(_fields(english[key]))}; keep the same "
+                        f"{{fields}} in a translation"
+                    )
+        self.name = name
+        self._tables = {
+            lang: MappingProxyType(dict(tables[lang])) for lang in LANGUAGES
+        }
+
+    def __getitem__(self, lang: str) -> Mapping[str, str]:
+        if lang not in self._tables:
+            raise KeyError(
+                f"{self.name}: unknown language {lang!r}; choose one of "
+                f"{', '.join(LANGUAGES)}"
+            )
+        return self._tables[lang]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+    def text(self, key: str, **fields: object) -> str:
+        """The text ``key`` in the current language, ``fields`` filled in."""
+        return self[_current][key].format(**fields)
+
+
+_MESSAGES: dict[str, dict[str, str]] = {
     "en": {
         "grad_norm": "gradient norm",
         "conv_layer": "convolution, from input to output",
@@ -62,7 +141,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "output_shape": "{name:<8}forma da saída: {shape}",
         "config_full": (
             "Configuração do livro ({reason}): imagens {resize[0]}x{resize[1]}, lote de "
-            "{batch_size}, {max_epochs} épocas, taxa de aprendizado {lr}, todos os dados."
+            "{batch_size}, {max_epochs} épocas, taxa de aprendizado {lr}, todos os dados do {data}."
         ),
         "config_small": (
             "Configuração reduzida ({reason}): imagens {resize[0]}x{resize[1]}, lote de "
@@ -103,7 +182,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "output_shape": "{name:<8}forme de sortie\u00a0: {shape}",
         "config_full": (
             "Configuration du livre ({reason}) : images {resize[0]}x{resize[1]}, lots de "
-            "{batch_size}, {max_epochs} époques, taux d'apprentissage {lr}, toutes les données."
+            "{batch_size}, {max_epochs} époques, taux d'apprentissage {lr}, toutes les données de "
+            "{data}."
         ),
         "config_small": (
             "Configuration réduite ({reason}) : images {resize[0]}x{resize[1]}, lots de "
@@ -136,6 +216,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
 }
 
+MESSAGES = Catalog("messages", _MESSAGES)
+
 _current = "en"
 
 
@@ -146,8 +228,10 @@ def set_language(lang: str) -> None:
         lang: One of ``"en"``, ``"pt"``, ``"fr"``.
     """
     global _current
-    if lang not in MESSAGES:
-        raise ValueError(f"unknown language {lang!r}: choose one of {', '.join(LANGUAGES)}")
+    if lang not in LANGUAGES:
+        raise ValueError(
+            f"unknown language {lang!r}: choose one of {', '.join(LANGUAGES)}"
+        )
     _current = lang
 
 
@@ -171,9 +255,11 @@ def number(value: float, decimals: int | None = None) -> str:
         text = f"{value:,.{decimals}f}"
     else:
         text = f"{value:,}" if isinstance(value, int) else f"{value:,.10g}"
-    return text.replace(",", "\0").replace(".", decimal).replace("\0", thousands)
+    return (
+        text.replace(",", "\0").replace(".", decimal).replace("\0", thousands)
+    )
 
 
 def t(key: str, **fields: object) -> str:
     """Returns the message ``key`` in the current language, formatted with ``fields``."""
-    return MESSAGES[_current][key].format(**fields)
+    return MESSAGES.text(key, **fields)
