@@ -42,6 +42,39 @@ def test_library_code_shown_verbatim(capsys):
             } <= shown
 
 
+def test_library_and_page_cells_are_formatted(capsys):
+    """``python tools/notebooks.py format`` (ruff format at pyproject's line
+    length, trailing comments of long lines hoisted) has nothing to change in the
+    library or in a page's code cells."""
+    assert notebooks.format_code(check=True) == 0, capsys.readouterr().out
+
+
+def test_hoisting_keeps_a_statement_whole():
+    code = "x = compute(alpha, beta)  # a reason that makes the line too long\n"
+    assert notebooks.hoist_comments(code, 40) == (
+        "# a reason that makes the line too long\nx = compute(alpha, beta)\n")
+    assert notebooks.hoist_comments(code, 79) == code  # short enough: left alone
+    long = "    # one comment line that is longer than the limit\n"
+    assert notebooks.hoist_comments(long, 40) == (
+        "    # one comment line that is longer\n    # than the limit\n")
+    block = "# a first line that is far too long for it\n# and a second\n#\n# next\n"
+    assert notebooks.hoist_comments(block, 30) == (
+        "# a first line that is far too\n# long for it and a second\n#\n# next\n")
+    pragma = "x = compute(alpha, beta)  # type: ignore[arg-type]\n"
+    assert notebooks.hoist_comments(pragma, 40) == pragma
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_code_lines_fit_the_page(page):
+    """Every code line a page shows, library listings included, is at most
+    pyproject's line length (79: the code block's width, tests/test_browser.py)."""
+    limit = notebooks.line_length()
+    long = [f"{len(line)} columns: {line.strip()[:60]}"
+            for m in notebooks.CELL.finditer(page.read_text())
+            for line in m.group(3).splitlines() if len(line) > limit]
+    assert long == [], f"{len(long)} code lines longer than {limit}: wrap them ({long[:3]})"
+
+
 @pytest.mark.parametrize("page", PAGES, ids=page_id)
 def test_code_cells_come_in_framework_runs(page):
     """Every example is one run of cells, one per framework, always in the same order:

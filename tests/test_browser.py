@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from d2l_resnet.registry import FRAMEWORKS as REGISTRY
 from d2l_resnet.registry import LANGUAGES
@@ -132,6 +133,38 @@ def test_framework_tabs_switch_the_whole_page(page, server, path):
     for fw in reversed(fws):
         page.locator(".framework-tabs > label", has_text=FRAMEWORKS[fw]).last.click()
         assert all(s == [fw] for s in _shown(page)), f"{fw}: not every tab set followed"
+
+
+LINE_LENGTH = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]["line-length"]
+
+
+@pytest.mark.parametrize("path", CODE_PAGES)
+def test_code_fits_its_block(page, server, path):
+    """At a 1280-pixel window no code line is cut at the block's edge, for any of
+    the three frameworks, and a block holds a line of pyproject's line length (the
+    formatter's, which tests/test_book.py holds the code to) in the page's font."""
+    _open(page, server, path)
+    for fw in FRAMEWORKS:
+        page.locator(".framework-tabs > label", has_text=FRAMEWORKS[fw]).first.click()
+        cut = page.evaluate("""() => [...document.querySelectorAll('.cell_input pre')]
+            .filter(pre => pre.offsetParent !== null && pre.scrollWidth > pre.clientWidth)
+            .map(pre => pre.textContent.split('\\n').sort((a, b) => b.length - a.length)[0])""")
+        assert cut == [], f"{path}, {fw}: {len(cut)} code blocks scroll, e.g. {cut[0]!r}"
+    # Columns: the block's inner width over the advance of one character of its font.
+    columns = page.evaluate("""() => {
+        const pre = [...document.querySelectorAll('.cell_input pre')]
+            .find(p => p.offsetParent !== null);
+        const probe = document.createElement('span');
+        probe.textContent = 'x'.repeat(200);
+        pre.appendChild(probe);
+        const advance = probe.getBoundingClientRect().width / 200;
+        probe.remove();
+        const style = getComputedStyle(pre);
+        const inner = pre.clientWidth - parseFloat(style.paddingLeft)
+            - parseFloat(style.paddingRight);
+        return Math.floor(inner / advance);
+    }""")
+    assert columns >= LINE_LENGTH, f"{path}: the code block holds {columns} columns"
 
 
 def test_framework_tabs_work_from_the_keyboard(page, server):

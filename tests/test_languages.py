@@ -63,14 +63,24 @@ def exercises(text):
 
 
 def code_shape(source):
-    """Tokens of a cell with comments dropped and string literals blanked."""
+    """Tokens of a cell with comments dropped and string literals blanked.
+
+    Layout that depends on how long a translated string is does not count: the
+    formatter's trailing comma before a closing bracket (added when the call no
+    longer fits on one line) and a string literal written as several pieces.
+    """
     lines = [line for line in source.splitlines() if not line.lstrip().startswith("%")]
     tokens = []
     for tok in tokenize.generate_tokens(io.StringIO("\n".join(lines) + "\n").readline):
         if tok.type in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
                         tokenize.DEDENT, tokenize.ENDMARKER):
             continue
-        tokens.append("STR" if tok.type == tokenize.STRING else tok.string)
+        token = "STR" if tok.type == tokenize.STRING else tok.string
+        if token == "STR" and tokens[-1:] == ["STR"]:
+            continue
+        if token in ")]}" and tokens[-1:] == [","]:
+            tokens.pop()
+        tokens.append(token)
     return tokens
 
 

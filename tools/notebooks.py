@@ -1,6 +1,7 @@
 """Keeps the book's notebooks in step with their Markdown sources and the library.
 
     python tools/notebooks.py sources [--check]     paste library classes into the .md cells
+    python tools/notebooks.py format [--check]      format the library and the page cells
     python tools/notebooks.py execute [PAGE.md ...] run pages, store outputs in the .ipynb
     python tools/notebooks.py sync [PAGE.md ...]    prose edits: update .ipynb, keep outputs
     python tools/notebooks.py check                 every .md and .ipynb pair in sync
@@ -16,14 +17,20 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
+import io
 import queue
 import re
+import subprocess
 import sys
+import tempfile
+import textwrap
 import time
+import tokenize
 from pathlib import Path
 
 import jupytext
 import nbformat
+import tomllib
 
 from d2l_resnet.registry import FRAMEWORKS
 
@@ -74,6 +81,133 @@ def sync_sources(check: bool) -> int:
     for page in stale:
         print(f"{'stale' if check else 'updated'}: {page.relative_to(ROOT)}")
     return 1 if check and stale else 0
+
+
+def line_length() -> int:
+    """The longest code line a page shows: the formatter's setting in pyproject.toml,
+    chosen so that a line fits the HTML code block at a 1280-pixel window and the PDF's."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return config["tool"]["ruff"]["line-length"]
+
+
+# A comment that a line may not lose: a pragma for a tool.
+PRAGMA = re.compile(r"#\s*(type:|noqa|fmt:|pragma)")
+
+
+def hoist_comments(code: str, limit: int) -> str:
+    """Moves the trailing comment of each line longer than ``limit`` onto lines
+    of its own above it, and rewraps a block of comment lines that has a line
+    longer than ``limit``.
+
+    ruff format, like black, never moves or wraps a comment: it splits the
+    statement instead and leaves the comment after a lone closing bracket.
+    Hoisting it first lets the statement stay on one line. Pragmas stay where
+    they are; a block with indented lines (a list, a table) is rewrapped line
+    by line, so that its layout survives.
+    """
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return code  # not Python (ruff format reports it)
+    # line number -> column of a comment (a trailing one, or one on its own line)
+    comments = {tok.start[0]: tok.start[1] for tok in tokens
+                if tok.type == tokenize.COMMENT and not PRAGMA.match(tok.string)}
+    lines = code.split("\n")
+
+    def wrap(text: str, indent: str) -> list[str]:
+        return textwrap.wrap(text, limit, initial_indent=f"{indent}# ",
+                             subsequent_indent=f"{indent}# ", break_long_words=False)
+
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line, col = lines[i], comments.get(i + 1)
+        indent = line[:len(line) - len(line.lstrip())]
+        if col is not None and line[:col].strip():  # a trailing comment
+            if len(line) > limit:
+                out += wrap(line[col:].lstrip("#").strip(), indent)
+                out.append(line[:col].rstrip())
+            else:
+                out.append(line)
+            i += 1
+            continue
+        if col is None:
+            out.append(line)
+            i += 1
+            continue
+        # A block of comment lines at one indentation, up to an empty "#" line.
+        j = i
+        while (j < len(lines) and comments.get(j + 1) == len(indent)
+               and lines[j].strip() != "#"
+               and lines[j][:len(indent)] == indent):
+            j += 1
+        block = lines[i:j] or [line]
+        j = max(j, i + 1)
+        if all(len(b) <= limit for b in block):
+            out += block
+        elif any(b.strip().startswith(("#  ", "# -", "# *")) for b in block):
+            for b in block:
+                out += wrap(b.strip()[1:].strip(), indent) if len(b) > limit else [b]
+        else:
+            out += wrap(" ".join(b.strip()[1:].strip() for b in block), indent)
+        i = j
+    return "\n".join(out)
+
+
+def library_files() -> list[Path]:
+    return sorted((ROOT / "src" / "d2l_resnet").rglob("*.py"))
+
+
+def format_code(check: bool) -> int:
+    """Formats the code a reader sees: the library and every code cell of the
+    pages except those that show library code (``sources`` pastes those).
+
+    Trailing comments of over-long lines go on a line of their own
+    (:func:`hoist_comments`), then ``ruff format`` runs at pyproject's line
+    length. ruff formats Python files and notebooks, not the MyST Markdown the
+    pages are kept in, so each cell goes through a file of its own, all in one
+    ruff run.
+    """
+    limit = line_length()
+    with tempfile.TemporaryDirectory() as tmp:
+        # (file whose text changes, where in that text, the code, its copy)
+        items: list[tuple[Path, tuple[int, int], str, Path]] = []
+        for path in library_files():
+            code = path.read_text()
+            copy = Path(tmp) / f"lib{len(items)}.py"
+            copy.write_text(hoist_comments(code, limit))
+            items.append((path, (0, len(code)), code, copy))
+        for page in paired_pages():
+            text = page.read_text()
+            shown = {m.start() for m, _, _ in shown_classes(text)}
+            for m in CELL.finditer(text):
+                if m.start() not in shown:
+                    copy = Path(tmp) / f"cell{len(items)}.py"
+                    copy.write_text(hoist_comments(m.group(3), limit) + "\n")
+                    items.append((page, m.span(3), m.group(3), copy))
+        ruff = subprocess.run(
+            [sys.executable, "-m", "ruff", "format", "--quiet", "--no-cache",
+             "--config", str(ROOT / "pyproject.toml"), tmp],
+            capture_output=True, text=True)
+        if ruff.returncode:
+            sys.exit(f"ruff format failed:\n{ruff.stderr}")
+        edits: dict[Path, list[tuple[tuple[int, int], str]]] = {}
+        for path, span, code, copy in items:
+            new = copy.read_text()
+            if path.suffix == ".md":
+                new = new.rstrip("\n")
+            if new != code:
+                edits.setdefault(path, []).append((span, new))
+    for path, changes in edits.items():
+        print(f"{'unformatted' if check else 'formatted'}: {path.relative_to(ROOT)}"
+              + (f" ({len(changes)} cells)" if path.suffix == ".md" else ""))
+        if not check:
+            text, out, pos = path.read_text(), [], 0
+            for (start, end), new in changes:
+                out += [text[pos:start], new]
+                pos = end
+            path.write_text("".join(out) + text[pos:])
+    return 1 if check and edits else 0
 
 
 def execute_one(page: Path, timeout: int) -> str:
@@ -188,6 +322,8 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     src = sub.add_parser("sources", help="paste library classes into the .md cells")
     src.add_argument("--check", action="store_true", help="only report stale cells")
+    fmt = sub.add_parser("format", help="format the library and the pages' code cells")
+    fmt.add_argument("--check", action="store_true", help="only report what would change")
     ex = sub.add_parser("execute", help="run pages and store their outputs")
     ex.add_argument("pages", nargs="*", type=Path, help="default: every chapter page")
     ex.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
@@ -198,6 +334,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "sources":
         return sync_sources(args.check)
+    if args.command == "format":
+        return format_code(args.check)
     if args.command == "execute":
         execute([p.resolve() for p in args.pages] or paired_pages(), args.timeout, args.jobs)
         return 0

@@ -15,12 +15,16 @@ from .i18n import get_language, set_language
 __all__ = ["get_language", "set_language"]
 __version__ = "0.1.0"
 
-# The book's source notebooks run PyTorch, TensorFlow and JAX cells in one kernel on one
-# GPU. By default JAX takes 75% of the GPU's memory when it first uses the GPU and
-# TensorFlow all of it, so the framework that comes next runs out of memory. Both read
-# these variables when they first use the GPU, not when they are imported, and every
-# notebook imports this package before its first framework cell. A reader's value wins.
-GPU_SHARING = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+# The book's source notebooks run PyTorch, TensorFlow and JAX cells in one
+# kernel on one GPU. By default JAX takes 75% of the GPU's memory when it first
+# uses the GPU and TensorFlow all of it, so the framework that comes next runs
+# out of memory. Both read these variables when they first use the GPU, not
+# when they are imported, and every notebook imports this package before its
+# first framework cell. A reader's value wins.
+GPU_SHARING = {
+    "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+    "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+}
 
 
 def _jax_backend_started() -> bool:
@@ -31,7 +35,11 @@ def _jax_backend_started() -> bool:
     return bool(started and started())
 
 
-# True when the JAX setting comes too late; d2l_resnet.jax warns if JAX is on a GPU.
-_jax_started_first = "XLA_PYTHON_CLIENT_PREALLOCATE" not in _os.environ and _jax_backend_started()
+# True when the JAX setting comes too late; d2l_resnet.jax warns if JAX is on a
+# GPU.
+_jax_started_first = (
+    "XLA_PYTHON_CLIENT_PREALLOCATE" not in _os.environ
+    and _jax_backend_started()
+)
 for _name, _value in GPU_SHARING.items():
     _os.environ.setdefault(_name, _value)

@@ -50,10 +50,17 @@ TEXT_LABELS = (
 )  # fmt: skip
 
 IMAGE_SHAPE = (28, 28)
-_IDX_UBYTE = 0x0800  # IDX magic of unsigned-byte data; the low byte is the number of dims.
+# IDX magic of unsigned-byte data; the low byte is the number of dims.
+_IDX_UBYTE = 0x0800
 _CHUNK = 1 << 20
-# What a failed or interrupted transfer raises (URLError wraps DNS and connect errors).
-_NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError)
+# What a failed or interrupted transfer raises (URLError wraps DNS and connect
+# errors).
+_NETWORK_ERRORS = (
+    urllib.error.URLError,
+    http.client.HTTPException,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 class DataError(RuntimeError):
@@ -124,14 +131,19 @@ def _fetch(url: str, dest: Path, timeout: float) -> str:
     """Stream ``url`` into ``dest`` and return the md5 of what was written."""
     digest = hashlib.md5(usedforsecurity=False)
     received = 0
-    with urllib.request.urlopen(url, timeout=timeout) as response, open(dest, "wb") as out:
+    with (
+        urllib.request.urlopen(url, timeout=timeout) as response,
+        open(dest, "wb") as out,
+    ):
         expected = response.headers.get("Content-Length")
         while chunk := response.read(_CHUNK):
             digest.update(chunk)
             out.write(chunk)
             received += len(chunk)
     if expected is not None and received != int(expected):
-        raise ConnectionError(f"connection closed after {received:,} of {int(expected):,} bytes")
+        raise ConnectionError(
+            f"connection closed after {received:,} of {int(expected):,} bytes"
+        )
     return digest.hexdigest()
 
 
@@ -229,7 +241,11 @@ def read_idx(path: str | os.PathLike, ndim: int | None = None) -> np.ndarray:
             f"{path} is truncated or corrupt: it holds only {len(data)} bytes. "
             f"Delete it and download it again."
         )
-    expected = (_IDX_UBYTE | 1, _IDX_UBYTE | 3) if ndim is None else (_IDX_UBYTE | ndim,)
+    expected = (
+        (_IDX_UBYTE | 1, _IDX_UBYTE | 3)
+        if ndim is None
+        else (_IDX_UBYTE | ndim,)
+    )
     magic = int.from_bytes(data[:4], "big")
     if magic not in expected:
         wanted = " or ".join(f"0x{m:08x}" for m in expected)
@@ -243,7 +259,10 @@ def read_idx(path: str | os.PathLike, ndim: int | None = None) -> np.ndarray:
             f"{path} is truncated or corrupt: its header is incomplete. "
             f"Delete it and download it again."
         )
-    dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=magic & 0xFF, offset=4))
+    dims = tuple(
+        int(d)
+        for d in np.frombuffer(data, dtype=">u4", count=magic & 0xFF, offset=4)
+    )
     size = math.prod(dims)
     if len(data) - header != size:
         raise DataError(
@@ -251,7 +270,9 @@ def read_idx(path: str | os.PathLike, ndim: int | None = None) -> np.ndarray:
             f"({size:,} bytes of data) but it holds {len(data) - header:,}. "
             f"Delete it and download it again."
         )
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims).copy()
+    return (
+        np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims).copy()
+    )
 
 
 def _read_md5sums(path: Path) -> dict[str, str]:
@@ -261,7 +282,9 @@ def _read_md5sums(path: Path) -> dict[str, str]:
             continue
         parts = line.split(maxsplit=1)
         if len(parts) != 2:
-            raise DataError(f"{path}: malformed line {line!r}, expected '<md5>  <file name>'.")
+            raise DataError(
+                f"{path}: malformed line {line!r}, expected '<md5>  <file name>'."
+            )
         sums[parts[1].removeprefix("*")] = parts[0].lower()
     return sums
 
@@ -276,7 +299,9 @@ def _check_md5sums(root: Path) -> None:
             )
 
 
-def _load_split(root: Path, images_name: str, labels_name: str) -> tuple[np.ndarray, np.ndarray]:
+def _load_split(
+    root: Path, images_name: str, labels_name: str
+) -> tuple[np.ndarray, np.ndarray]:
     images = read_idx(root / images_name, ndim=3)
     labels = read_idx(root / labels_name, ndim=1).astype(np.int64)
     if images.shape[1:] != IMAGE_SHAPE:
@@ -296,7 +321,8 @@ def _load_split(root: Path, images_name: str, labels_name: str) -> tuple[np.ndar
     return images, labels
 
 
-_download = download  # load_fashion_mnist's ``download`` argument shadows the function.
+# load_fashion_mnist's ``download`` argument shadows the function.
+_download = download
 
 
 def load_fashion_mnist(
@@ -360,9 +386,16 @@ class FashionMNISTBase:
         seed: Seed of the shuffling.
     """
 
-    def __init__(self, batch_size: int = 64, resize: int | tuple[int, int] = (28, 28),
-                 root: str | os.PathLike | None = None, num_train: int | None = None,
-                 num_val: int | None = None, download: bool = True, seed: int = 0) -> None:
+    def __init__(
+        self,
+        batch_size: int = 64,
+        resize: int | tuple[int, int] = (28, 28),
+        root: str | os.PathLike | None = None,
+        num_train: int | None = None,
+        num_val: int | None = None,
+        download: bool = True,
+        seed: int = 0,
+    ) -> None:
         from .runtime import check_positive_int, parse_resize
 
         self.batch_size = check_positive_int("batch_size", batch_size)
@@ -374,17 +407,25 @@ class FashionMNISTBase:
         self.source = arrays.source
         self.seed = seed
         self.text_labels = TEXT_LABELS
-        self.train = self._convert(arrays.train_images[:num_train], arrays.train_labels[:num_train])
-        self.val = self._convert(arrays.val_images[:num_val], arrays.val_labels[:num_val])
+        self.train = self._convert(
+            arrays.train_images[:num_train], arrays.train_labels[:num_train]
+        )
+        self.val = self._convert(
+            arrays.val_images[:num_val], arrays.val_labels[:num_val]
+        )
 
-    def _convert(self, images: np.ndarray, labels: np.ndarray) -> tuple[Any, Any]:
+    def _convert(
+        self, images: np.ndarray, labels: np.ndarray
+    ) -> tuple[Any, Any]:
         """Turns uint8 images (N, 28, 28) and labels into the framework's tensors."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}({len(self.train[1]):,} training and "
-                f"{len(self.val[1]):,} validation images, batch {self.batch_size}, "
-                f"resized to {self.resize[0]}x{self.resize[1]})")
+        return (
+            f"{type(self).__name__}({len(self.train[1]):,} training and "
+            f"{len(self.val[1]):,} validation images, batch {self.batch_size}, "
+            f"resized to {self.resize[0]}x{self.resize[1]})"
+        )
 
     def train_dataloader(self, device: Any = None) -> Batches:
         """One epoch of shuffled training batches ``(X, y)``, on ``device`` if given."""
@@ -398,8 +439,9 @@ class FashionMNISTBase:
         """A new random order of ``n`` examples, from the loader's seeded generator."""
         raise NotImplementedError
 
-    def _batch(self, images: Any, labels: Any, index: slice | Any,
-               device: Any) -> tuple[Any, Any]:
+    def _batch(
+        self, images: Any, labels: Any, index: slice | Any, device: Any
+    ) -> tuple[Any, Any]:
         """The batch ``(X, y)`` at ``index`` (a slice or indices), on ``device``,
         resized, as the model takes it."""
         raise NotImplementedError
@@ -410,8 +452,14 @@ class Batches:
     shuffled or in order; ``len()`` is the number of batches. The PyTorch and JAX
     loaders return it; TensorFlow's return a ``tf.data`` pipeline."""
 
-    def __init__(self, data: FashionMNISTBase, images: Any, labels: Any, shuffle: bool,
-                 device: Any = None) -> None:
+    def __init__(
+        self,
+        data: FashionMNISTBase,
+        images: Any,
+        labels: Any,
+        shuffle: bool,
+        device: Any = None,
+    ) -> None:
         self.data, self.images, self.labels = data, images, labels
         self.shuffle, self.device = shuffle, device
 
@@ -422,6 +470,11 @@ class Batches:
         n, size = len(self.labels), self.data.batch_size
         order = self.data._permutation(n) if self.shuffle else None
         for start in range(0, n, size):
-            index = slice(start, start + size) if order is None else order[start:start + size]
-            yield self.data._batch(self.images, self.labels, index, self.device)
-
+            index = (
+                slice(start, start + size)
+                if order is None
+                else order[start : start + size]
+            )
+            yield self.data._batch(
+                self.images, self.labels, index, self.device
+            )

@@ -75,7 +75,9 @@ def gradient_norm_plot(norms: dict[str, list[float]]) -> Plot:
     fig = Figure(figsize=(6, 3.6), layout="constrained")
     ax = fig.add_subplot()
     for label, values in norms.items():
-        ax.semilogy(np.arange(1, len(values) + 1), values, label=label, **_style(label))
+        ax.semilogy(
+            np.arange(1, len(values) + 1), values, label=label, **_style(label)
+        )
     ax.set_xlabel(i18n.t("conv_layer"))
     ax.set_ylabel(i18n.t("grad_norm"))
     ax.grid(alpha=0.3, which="both")
@@ -97,10 +99,22 @@ def lesion_plot(results: dict[str, dict]) -> Plot:
     for label, result in results.items():
         deleted = np.asarray(result["deleted"], dtype=float)
         blocks = np.arange(1, len(deleted) + 1)
-        points = ax.plot(blocks, deleted, marker="o", markersize=4, label=label,
-                         **_style(label))[0]
-        ax.axhline(result["intact"], color=points.get_color(), linewidth=1.2, alpha=0.8,
-                   linestyle=":", label=i18n.t("intact_model", name=label))
+        points = ax.plot(
+            blocks,
+            deleted,
+            marker="o",
+            markersize=4,
+            label=label,
+            **_style(label),
+        )[0]
+        ax.axhline(
+            result["intact"],
+            color=points.get_color(),
+            linewidth=1.2,
+            alpha=0.8,
+            linestyle=":",
+            label=i18n.t("intact_model", name=label),
+        )
     ax.set_xlabel(i18n.t("deleted_block"))
     ax.set_ylabel(i18n.t("val_acc"))
     ax.set_ylim(0, 1)

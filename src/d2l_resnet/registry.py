@@ -27,18 +27,25 @@ class Framework:
 
     tag: str  # the tag of its code cells and its Colab notebooks' folder
     name: str  # its name on the tabs
-    package: str  # the library's subpackage, d2l_resnet.<package>, and the import name
+    # the library's subpackage, d2l_resnet.<package>, and the import name
+    package: str
 
 
-LANGUAGES = {lang.code: lang for lang in (
-    Language("en", "English", "en"),
-    Language("pt", "Português", "pt-BR"),
-    Language("fr", "Français", "fr"),
-)}
+LANGUAGES = {
+    lang.code: lang
+    for lang in (
+        Language("en", "English", "en"),
+        Language("pt", "Português", "pt-BR"),
+        Language("fr", "Français", "fr"),
+    )
+}
 
 # In the order of the tabs and of the cells on every page.
-FRAMEWORKS = {fw.tag: fw for fw in (
-    Framework("pytorch", "PyTorch", "torch"),
-    Framework("tensorflow", "TensorFlow", "tensorflow"),
-    Framework("jax", "JAX", "jax"),
-)}
+FRAMEWORKS = {
+    fw.tag: fw
+    for fw in (
+        Framework("pytorch", "PyTorch", "torch"),
+        Framework("tensorflow", "TensorFlow", "tensorflow"),
+        Framework("jax", "JAX", "jax"),
+    )
+}

@@ -36,20 +36,38 @@ class TrainingConfig:
         """One line, in the current language, saying which configuration runs and why."""
         fields = dict(self.__dict__, lr=i18n.number(self.lr))
         if self.size == "full":
-            return i18n.t("config_full", data=i18n.t("fashion_mnist"), **fields)
+            return i18n.t(
+                "config_full", data=i18n.t("fashion_mnist"), **fields
+            )
         # A run on a subset always names its size: SMALL gives both counts.
         assert self.num_train is not None and self.num_val is not None
-        fields.update(num_train=i18n.number(self.num_train), num_val=i18n.number(self.num_val))
+        fields.update(
+            num_train=i18n.number(self.num_train),
+            num_val=i18n.number(self.num_val),
+        )
         return i18n.t("config_small", **fields)
 
 
-FULL: dict[str, Any] = dict(resize=(96, 96), batch_size=128, max_epochs=10, lr=0.01,
-                            num_train=None, num_val=None)
-# Sized for a 2-core CPU: 96 updates (3 epochs of 32 minibatches of 64), 28 to 48 s per
-# framework on one core (PyTorch to JAX). Batches of 128 on twice the images took 1.75 to
-# 1.8 times as long (TensorFlow, JAX) for 0.03 to 0.05 more validation accuracy.
-SMALL: dict[str, Any] = dict(resize=(48, 48), batch_size=64, max_epochs=3, lr=0.05,
-                             num_train=2048, num_val=1024)
+FULL: dict[str, Any] = dict(
+    resize=(96, 96),
+    batch_size=128,
+    max_epochs=10,
+    lr=0.01,
+    num_train=None,
+    num_val=None,
+)
+# Sized for a 2-core CPU: 96 updates (3 epochs of 32 minibatches of 64), 28 to
+# 48 s per framework on one core (PyTorch to JAX). Batches of 128 on twice the
+# images took 1.75 to 1.8 times as long (TensorFlow, JAX) for 0.03 to 0.05 more
+# validation accuracy.
+SMALL: dict[str, Any] = dict(
+    resize=(48, 48),
+    batch_size=64,
+    max_epochs=3,
+    lr=0.05,
+    num_train=2048,
+    num_val=1024,
+)
 
 
 def _choose(size: str | None, auto: str, auto_reason: str) -> tuple[str, str]:
@@ -58,7 +76,9 @@ def _choose(size: str | None, auto: str, auto_reason: str) -> tuple[str, str]:
     from_env = size is None and os.environ.get(SIZE_ENV)
     size = (size or os.environ.get(SIZE_ENV) or "auto").strip().lower()
     if size not in ("auto", "full", "small"):
-        raise ValueError(f"{SIZE_ENV} must be 'auto', 'full' or 'small', got {size!r}")
+        raise ValueError(
+            f"{SIZE_ENV} must be 'auto', 'full' or 'small', got {size!r}"
+        )
     if from_env and size != "auto":
         return size, i18n.t("reason_env", value=size)
     return (auto if size == "auto" else size), i18n.t(auto_reason)
@@ -76,8 +96,9 @@ def training_config(gpu: bool, size: str | None = None) -> TrainingConfig:
         The full configuration when ``size`` is ``"full"``, or ``"auto"`` with a GPU;
         the small one otherwise.
     """
-    size, reason = _choose(size, "full" if gpu else "small",
-                           "reason_gpu" if gpu else "reason_cpu")
+    size, reason = _choose(
+        size, "full" if gpu else "small", "reason_gpu" if gpu else "reason_cpu"
+    )
     values = FULL if size == "full" else SMALL
     return TrainingConfig(size=size, reason=reason, **values)
 
@@ -86,27 +107,45 @@ class DegradationConfig(TrainingConfig):
     """The run of the degradation page: five CIFAR-style networks on 28x28 images."""
 
     def describe(self) -> str:
-        # Both degradation runs use subsets: DEGRADATION and DEGRADATION_SMALL give the counts.
+        # Both degradation runs use subsets: DEGRADATION and DEGRADATION_SMALL
+        # give the counts.
         assert self.num_train is not None and self.num_val is not None
-        fields = dict(self.__dict__, lr=i18n.number(self.lr),
-                      num_train=i18n.number(self.num_train), num_val=i18n.number(self.num_val))
-        key = "degradation_full" if self.size == "full" else "degradation_small"
+        fields = dict(
+            self.__dict__,
+            lr=i18n.number(self.lr),
+            num_train=i18n.number(self.num_train),
+            num_val=i18n.number(self.num_val),
+        )
+        key = (
+            "degradation_full" if self.size == "full" else "degradation_small"
+        )
         return i18n.t(key, **fields)
 
 
 # The degradation page's run on a GPU (or with D2L_RESNET_SIZE=full) ...
-DEGRADATION: dict[str, Any] = dict(resize=(28, 28), batch_size=32, max_epochs=3, lr=0.02,
-                                   num_train=2048, num_val=1024)
-# ... and on a CPU, in every framework: half the images in batches of half the size, which
-# keeps the number of updates (192), the epochs and the learning rate at half the compute.
-# The page's checks held for seeds 0 to 2 in all three frameworks
-# (bench/degradation_seeds.py --train --sizes 16 1024 512); halving once more (batches of
-# 8 on 512 images) broke one of them (ResNet-56 more than 0.1 above ResNet-20, PyTorch,
-# seed 0), so this is as small as the run goes.
-DEGRADATION_SMALL: dict[str, Any] = dict(DEGRADATION, batch_size=16, num_train=1024, num_val=512)
+DEGRADATION: dict[str, Any] = dict(
+    resize=(28, 28),
+    batch_size=32,
+    max_epochs=3,
+    lr=0.02,
+    num_train=2048,
+    num_val=1024,
+)
+# ... and on a CPU, in every framework: half the images in batches of half the
+# size, which keeps the number of updates (192), the epochs and the learning
+# rate at half the compute. The page's checks held for seeds 0 to 2 in all
+# three frameworks (bench/degradation_seeds.py --train --sizes 16 1024 512);
+# halving once more (batches of 8 on 512 images) broke one of them (ResNet-56
+# more than 0.1 above ResNet-20, PyTorch, seed 0), so this is as small as the
+# run goes.
+DEGRADATION_SMALL: dict[str, Any] = dict(
+    DEGRADATION, batch_size=16, num_train=1024, num_val=512
+)
 
 
-def degradation_config(gpu: bool, size: str | None = None) -> DegradationConfig:
+def degradation_config(
+    gpu: bool, size: str | None = None
+) -> DegradationConfig:
     """The degradation page's run, by the same rule and variable as ``training_config``.
 
     Args:
@@ -117,8 +156,9 @@ def degradation_config(gpu: bool, size: str | None = None) -> DegradationConfig:
         The full run (``DEGRADATION``) when ``size`` is ``"full"``, or ``"auto"`` with a
         GPU; the reduced one (``DEGRADATION_SMALL``) otherwise.
     """
-    size, reason = _choose(size, "full" if gpu else "small",
-                           "reason_gpu" if gpu else "reason_cpu")
+    size, reason = _choose(
+        size, "full" if gpu else "small", "reason_gpu" if gpu else "reason_cpu"
+    )
     values = DEGRADATION if size == "full" else DEGRADATION_SMALL
     return DegradationConfig(size=size, reason=reason, **values)
 
@@ -133,13 +173,16 @@ def announce(config: Config) -> Config:
     return config
 
 
-# TensorFlow's settings, applied before it loads (it reads them then); a reader's own
-# value wins. TF_ENABLE_ONEDNN_OPTS: TensorFlow turns its oneDNN CPU kernels on by
-# default only on CPUs with AVX512-VNNI, AVX512-BF16 or AMX and runs its own slower
-# convolutions elsewhere: on an AVX2 CPU (the CI machine's) the training page's
-# ResNet-18 trained 4.25 times faster with them on (bench/tensorflow_onednn.py,
-# bench/results/tensorflow-onednn.json).
-TENSORFLOW_DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "1"}
+# TensorFlow's settings, applied before it loads (it reads them then); a
+# reader's own value wins. TF_ENABLE_ONEDNN_OPTS: TensorFlow turns its oneDNN
+# CPU kernels on by default only on CPUs with AVX512-VNNI, AVX512-BF16 or AMX
+# and runs its own slower convolutions elsewhere: on an AVX2 CPU (the CI
+# machine's) the training page's ResNet-18 trained 4.25 times faster with them
+# on (bench/tensorflow_onednn.py, bench/results/tensorflow-onednn.json).
+TENSORFLOW_DEFAULTS = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "TF_ENABLE_ONEDNN_OPTS": "1",
+}
 
 
 def load_tensorflow() -> None:
@@ -178,7 +221,10 @@ def parse_resize(resize: int | tuple[int, int]) -> tuple[int, int]:
     if (
         not isinstance(resize, (tuple, list))
         or len(resize) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in resize)
+        or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0
+            for v in resize
+        )
     ):
         raise ValueError(
             f"resize must be a positive int or a pair (height, width) of positive ints, "
@@ -202,15 +248,26 @@ def check_arch(arch: tuple[tuple[int, int], ...]) -> None:
 
     The first stage keeps the stem's 64 channels (its blocks have no projection).
     """
-    ok = isinstance(arch, (tuple, list)) and len(arch) > 0 and all(
-        isinstance(s, (tuple, list)) and len(s) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in s)
-        for s in arch)
+    ok = (
+        isinstance(arch, (tuple, list))
+        and len(arch) > 0
+        and all(
+            isinstance(s, (tuple, list))
+            and len(s) == 2
+            and all(
+                isinstance(v, int) and not isinstance(v, bool) and v > 0
+                for v in s
+            )
+            for s in arch
+        )
+    )
     if not ok:
         raise ValueError(
             f"arch must be a non-empty sequence of (num_residuals, num_channels) pairs of "
-            f"positive ints, e.g. ((2, 64), (2, 128), (2, 256), (2, 512)); got {arch!r}")
+            f"positive ints, e.g. ((2, 64), (2, 128), (2, 256), (2, 512)); got {arch!r}"
+        )
     if arch[0][1] != STEM_CHANNELS:
         raise ValueError(
             f"the first stage must have {STEM_CHANNELS} channels, the stem's output, "
-            f"because its blocks have no 1x1 projection; got {arch[0][1]}")
+            f"because its blocks have no 1x1 projection; got {arch[0][1]}"
+        )

@@ -17,13 +17,14 @@ from tqdm.std import tqdm
 
 from . import i18n
 
-# What the framework-neutral loop passes through without looking inside: a framework's
-# model (nn.Module, keras.Model, nnx.Module), its data module and a batch's arrays.
+# What the framework-neutral loop passes through without looking inside: a
+# framework's model (nn.Module, keras.Model, nnx.Module), its data module and a
+# batch's arrays.
 Model = Any
 Data = Any
 Array = Any
-# One training step: updates the model on the batch (X, y) and returns the batch's summed
-# loss, left on the device.
+# One training step: updates the model on the batch (X, y) and returns the
+# batch's summed loss, left on the device.
 TrainStep = Callable[[Array, Array], Array]
 
 
@@ -53,8 +54,15 @@ class History:
         """Training images processed per second of wall time (evaluation included)."""
         return self.train_images / self.seconds if self.seconds else 0.0
 
-    def record(self, train_loss: float, val_loss: float, val_acc: float, images: int,
-               batch_loss: Iterable[float] = (), seconds: float | None = None) -> None:
+    def record(
+        self,
+        train_loss: float,
+        val_loss: float,
+        val_acc: float,
+        images: int,
+        batch_loss: Iterable[float] = (),
+        seconds: float | None = None,
+    ) -> None:
         """Appends one epoch's results (``batch_loss``: mean loss of each batch;
         ``seconds``: wall time of the epoch, training and evaluation; ``val_loss`` and
         ``val_acc`` are NaN after an epoch without validation)."""
@@ -110,28 +118,48 @@ class BaseTrainer:
     - ``_device_name()``, ``_train_mode(model)`` and ``evaluate(model, data)``.
     """
 
-    def __init__(self, max_epochs: int, plot: bool = True, progress: bool = True,
-                 validation_freq: int = 1) -> None:
+    def __init__(
+        self,
+        max_epochs: int,
+        plot: bool = True,
+        progress: bool = True,
+        validation_freq: int = 1,
+    ) -> None:
         from .runtime import check_positive_int
 
         self.max_epochs = check_positive_int("max_epochs", max_epochs)
-        self.validation_freq = check_positive_int("validation_freq", validation_freq)
+        self.validation_freq = check_positive_int(
+            "validation_freq", validation_freq
+        )
         self.plot, self.progress = plot, progress
 
     def fit(self, model: Model, data: Data) -> History:
         """Trains ``model`` on ``data`` and returns the per-epoch history."""
         lr = getattr(model, "lr", None)
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+        if (
+            isinstance(lr, bool)
+            or not isinstance(lr, (int, float))
+            or not lr > 0
+        ):
             raise ValueError(
-                f"the model needs a positive learning rate attribute 'lr', got {lr!r}")
+                f"the model needs a positive learning rate attribute 'lr', got {lr!r}"
+            )
         history = History(device=self._device_name())
         with self._session(model, data, lr) as train_step:
             num_batches = len(self._train_batches(data))
-            bar = progress_bar(self.max_epochs * num_batches, enabled=self.progress)
-            board = ProgressBoard(self.max_epochs, live=self.plot) if self.plot else None
+            bar = progress_bar(
+                self.max_epochs * num_batches, enabled=self.progress
+            )
+            board = (
+                ProgressBoard(self.max_epochs, live=self.plot)
+                if self.plot
+                else None
+            )
             start = time.perf_counter()
             for epoch in range(1, self.max_epochs + 1):
-                bar.set_description(f"{i18n.t('epoch')} {epoch}/{self.max_epochs}")
+                bar.set_description(
+                    f"{i18n.t('epoch')} {epoch}/{self.max_epochs}"
+                )
                 epoch_start = time.perf_counter()
                 self._train_mode(model)
                 sums: list[Array] = []
@@ -145,9 +173,14 @@ class BaseTrainer:
                 val_loss = val_acc = math.nan
                 if validates(epoch, self.max_epochs, self.validation_freq):
                     val_loss, val_acc = self.evaluate(model, data)
-                history.record(float(losses.sum()) / count, val_loss, val_acc, count,
-                               losses / np.asarray(sizes),
-                               seconds=time.perf_counter() - epoch_start)
+                history.record(
+                    float(losses.sum()) / count,
+                    val_loss,
+                    val_acc,
+                    count,
+                    losses / np.asarray(sizes),
+                    seconds=time.perf_counter() - epoch_start,
+                )
                 bar.set_postfix(epoch_postfix(history))
                 if board is not None:
                     board.draw_epoch(epoch, history)
@@ -160,8 +193,9 @@ class BaseTrainer:
         """Mean cross-entropy loss and accuracy on the validation set."""
         raise NotImplementedError
 
-    def _session(self, model: Model, data: Data,
-                 lr: float) -> contextlib.AbstractContextManager[TrainStep]:
+    def _session(
+        self, model: Model, data: Data, lr: float
+    ) -> contextlib.AbstractContextManager[TrainStep]:
         raise NotImplementedError
 
     def _train_batches(self, data: Data) -> BatchLoader:
@@ -177,10 +211,14 @@ class BaseTrainer:
         """Puts ``model`` in training mode before each epoch (after ``evaluate``)."""
 
 
-def check_mixed_precision(mode: str, choices: tuple[str, ...] = ("auto", "bf16", "off")) -> str:
+def check_mixed_precision(
+    mode: str, choices: tuple[str, ...] = ("auto", "bf16", "off")
+) -> str:
     """Raises a clear ``ValueError`` unless ``mode`` is one of ``choices``."""
     if mode not in choices:
-        names = ", ".join(repr(c) for c in choices[:-1]) + f" or {choices[-1]!r}"
+        names = (
+            ", ".join(repr(c) for c in choices[:-1]) + f" or {choices[-1]!r}"
+        )
         raise ValueError(f"mixed_precision must be {names}, got {mode!r}")
     return mode
 
@@ -265,8 +303,13 @@ class ProgressBoard:
         styles = {"train_loss": "-", "val_loss": "--", "val_acc": "-."}
         self.ax.clear()
         for key, (xs, ys) in self.points.items():
-            self.ax.plot(xs, ys, styles[key], marker="o" if len(xs) < 3 else None,
-                         label=i18n.t(key))
+            self.ax.plot(
+                xs,
+                ys,
+                styles[key],
+                marker="o" if len(xs) < 3 else None,
+                label=i18n.t(key),
+            )
         self.ax.set_xlabel(i18n.t("epoch"))
         self.ax.set_xlim(0.8, self.max_epochs + 0.2)
         self.ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -282,5 +325,7 @@ class ProgressBoard:
 
         buffer = io.BytesIO()
         self.fig.savefig(buffer, format="png", dpi=100)
-        return {"image/png": base64.b64encode(buffer.getvalue()).decode("ascii"),
-                "text/plain": "<training curves>"}
+        return {
+            "image/png": base64.b64encode(buffer.getvalue()).decode("ascii"),
+            "text/plain": "<training curves>",
+        }

@@ -61,39 +61,55 @@ class Variant:
 
     def __post_init__(self) -> None:
         def positive_ints(values: object) -> bool:
-            return isinstance(values, tuple) and len(values) > 0 and all(
-                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)
+            return (
+                isinstance(values, tuple)
+                and len(values) > 0
+                and all(
+                    isinstance(v, int) and not isinstance(v, bool) and v > 0
+                    for v in values
+                )
+            )
 
         if self.block not in BLOCKS:
-            raise ValueError(f"block must be one of {BLOCKS}, got {self.block!r}")
+            raise ValueError(
+                f"block must be one of {BLOCKS}, got {self.block!r}"
+            )
         if self.stem not in STEMS:
             raise ValueError(f"stem must be one of {STEMS}, got {self.stem!r}")
         if self.stride_on not in ("1x1", "3x3"):
-            raise ValueError(f"stride_on must be '1x1' or '3x3', got {self.stride_on!r}")
+            raise ValueError(
+                f"stride_on must be '1x1' or '3x3', got {self.stride_on!r}"
+            )
         if not positive_ints(self.depths) or not positive_ints(self.widths):
             raise ValueError(
                 f"depths and widths must be non-empty tuples of positive ints, got "
-                f"depths={self.depths!r}, widths={self.widths!r}")
+                f"depths={self.depths!r}, widths={self.widths!r}"
+            )
         if len(self.depths) != len(self.widths):
             raise ValueError(
                 f"one width per stage: {len(self.depths)} depths but "
-                f"{len(self.widths)} widths")
+                f"{len(self.widths)} widths"
+            )
         if self.block == "bottleneck":
             if not positive_ints(self.bottleneck_widths) or len(
-                    self.bottleneck_widths) != len(self.depths):
+                self.bottleneck_widths
+            ) != len(self.depths):
                 raise ValueError(
                     f"a bottleneck variant needs one bottleneck width per stage "
                     f"({len(self.depths)}), got bottleneck_widths="
-                    f"{self.bottleneck_widths!r}")
+                    f"{self.bottleneck_widths!r}"
+                )
             bad = [b for b in self.bottleneck_widths if b % self.groups]
             if bad:
                 raise ValueError(
                     f"groups={self.groups} must divide every bottleneck width; it does "
-                    f"not divide {bad}: change groups or bottleneck_widths")
+                    f"not divide {bad}: change groups or bottleneck_widths"
+                )
         elif self.bottleneck_widths or self.groups != 1:
             raise ValueError(
                 "bottleneck_widths and groups apply to bottleneck blocks only; "
-                "use block='bottleneck' or leave them out")
+                "use block='bottleneck' or leave them out"
+            )
 
     @property
     def num_layers(self) -> int:
@@ -113,11 +129,18 @@ class Variant:
         for s, depth in enumerate(self.depths):
             stage = []
             for i in range(depth):
-                args: dict[str, Any] = dict(in_channels=channels, out_channels=self.widths[s],
-                            stride=2 if (i == 0 and s > 0) else 1, shortcut=self.shortcuts)
+                args: dict[str, Any] = dict(
+                    in_channels=channels,
+                    out_channels=self.widths[s],
+                    stride=2 if (i == 0 and s > 0) else 1,
+                    shortcut=self.shortcuts,
+                )
                 if self.block == "bottleneck":
-                    args.update(bot_channels=self.bottleneck_widths[s], groups=self.groups,
-                                stride_on=self.stride_on)
+                    args.update(
+                        bot_channels=self.bottleneck_widths[s],
+                        groups=self.groups,
+                        stride_on=self.stride_on,
+                    )
                 stage.append(args)
                 channels = self.widths[s]
             stages.append(stage)
@@ -136,8 +159,11 @@ class Variant:
         so that deleting it (the lesion experiment) leaves a working network: same
         width and stride 1. The first block of a stage that changes either cannot be
         deleted."""
-        return [args["in_channels"] == args["out_channels"] and args["stride"] == 1
-                for stage in self.block_args() for args in stage]
+        return [
+            args["in_channels"] == args["out_channels"] and args["stride"] == 1
+            for stage in self.block_args()
+            for args in stage
+        ]
 
     def replace(self, **changes: Any) -> Variant:
         """A copy with some fields changed, e.g. ``v.replace(preact=True)``."""
@@ -145,35 +171,65 @@ class Variant:
 
 
 _BASIC: dict[str, Any] = dict(block="basic", widths=(64, 128, 256, 512))
-_BOTTLENECK: dict[str, Any] = dict(block="bottleneck", widths=(256, 512, 1024, 2048),
-                   bottleneck_widths=(64, 128, 256, 512))
+_BOTTLENECK: dict[str, Any] = dict(
+    block="bottleneck",
+    widths=(256, 512, 1024, 2048),
+    bottleneck_widths=(64, 128, 256, 512),
+)
 
-# He et al. (2016a), Table 1: multiply-adds at 224x224. Parameters: Xie et al. (2017),
-# Table 1 (ResNet-50 and ResNeXt-50); the ResNet paper's Table 1 gives none.
+# He et al. (2016a), Table 1: multiply-adds at 224x224. Parameters: Xie et al.
+# (2017), Table 1 (ResNet-50 and ResNeXt-50); the ResNet paper's Table 1 gives
+# none.
 VARIANTS = {
-    v.name: v for v in (
+    v.name: v
+    for v in (
         Variant("ResNet-18", depths=(2, 2, 2, 2), paper_gflops=1.8, **_BASIC),
         Variant("ResNet-34", depths=(3, 4, 6, 3), paper_gflops=3.6, **_BASIC),
-        Variant("ResNet-50", depths=(3, 4, 6, 3), paper_gflops=3.8,
-                paper_params=25.5, **_BOTTLENECK),
-        Variant("ResNet-101", depths=(3, 4, 23, 3), paper_gflops=7.6, **_BOTTLENECK),
-        Variant("ResNet-152", depths=(3, 8, 36, 3), paper_gflops=11.3, **_BOTTLENECK),
-        Variant("ResNeXt-50 (32x4d)", block="bottleneck", depths=(3, 4, 6, 3),
-                widths=(256, 512, 1024, 2048), bottleneck_widths=(128, 256, 512, 1024),
-                groups=32, stride_on="3x3", paper_gflops=4.2, paper_params=25.0),
+        Variant(
+            "ResNet-50",
+            depths=(3, 4, 6, 3),
+            paper_gflops=3.8,
+            paper_params=25.5,
+            **_BOTTLENECK,
+        ),
+        Variant(
+            "ResNet-101", depths=(3, 4, 23, 3), paper_gflops=7.6, **_BOTTLENECK
+        ),
+        Variant(
+            "ResNet-152",
+            depths=(3, 8, 36, 3),
+            paper_gflops=11.3,
+            **_BOTTLENECK,
+        ),
+        Variant(
+            "ResNeXt-50 (32x4d)",
+            block="bottleneck",
+            depths=(3, 4, 6, 3),
+            widths=(256, 512, 1024, 2048),
+            bottleneck_widths=(128, 256, 512, 1024),
+            groups=32,
+            stride_on="3x3",
+            paper_gflops=4.2,
+            paper_params=25.0,
+        ),
     )
 }
 
 
 def variant(name: str) -> Variant:
     """The variant called ``name`` (case and punctuation are ignored: "resnet50")."""
+
     def key(s: str) -> str:
         return "".join(ch for ch in s.lower() if ch.isalnum())
 
     for v in VARIANTS.values():
-        if key(v.name) == key(name) or key(v.name).startswith(key(name) + "32x4d"):
+        if key(v.name) == key(name) or key(v.name).startswith(
+            key(name) + "32x4d"
+        ):
             return v
-    raise ValueError(f"unknown variant {name!r}; choose one of {list(VARIANTS)}")
+    raise ValueError(
+        f"unknown variant {name!r}; choose one of {list(VARIANTS)}"
+    )
 
 
 def as_variant(spec: Variant | str) -> Variant:
@@ -181,25 +237,43 @@ def as_variant(spec: Variant | str) -> Variant:
     string; the first thing every ``build_resnet`` does."""
     spec = variant(spec) if isinstance(spec, str) else spec
     if not isinstance(spec, Variant):
-        raise TypeError(f"spec must be a Variant or a variant name, got {spec!r}")
+        raise TypeError(
+            f"spec must be a Variant or a variant name, got {spec!r}"
+        )
     return spec
 
 
-def check_lesion_inputs(model: object, family_class: type, num_images: int, num_labels: int,
-                        batch_size: int) -> None:
+def check_lesion_inputs(
+    model: object,
+    family_class: type,
+    num_images: int,
+    num_labels: int,
+    batch_size: int,
+) -> None:
     """The argument checks of every ``lesion_accuracies``, before any computation."""
     if not isinstance(model, family_class):
-        raise TypeError(f"model must be a {family_class.__name__} from build_resnet, got "
-                        f"{type(model).__name__}")
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        raise TypeError(
+            f"model must be a {family_class.__name__} from build_resnet, got "
+            f"{type(model).__name__}"
+        )
+    if (
+        not isinstance(batch_size, int)
+        or isinstance(batch_size, bool)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            f"batch_size must be a positive int, got {batch_size!r}"
+        )
     if num_images == 0 or num_images != num_labels:
-        raise ValueError(f"X and y must hold the same positive number of examples, got "
-                         f"{num_images} images and {num_labels} labels")
+        raise ValueError(
+            f"X and y must hold the same positive number of examples, got "
+            f"{num_images} images and {num_labels} labels"
+        )
 
 
-def lesion_result(correct: Iterable[int], deletable: list[bool],
-                  num_images: int) -> dict[str, Any]:
+def lesion_result(
+    correct: Iterable[int], deletable: list[bool], num_images: int
+) -> dict[str, Any]:
     """What every ``lesion_accuracies`` returns, from its counts of correct
     predictions: ``correct[0]`` for the intact network, then one count per deletable
     block, input to output.
@@ -211,26 +285,44 @@ def lesion_result(correct: Iterable[int], deletable: list[bool],
     """
     counts = [int(c) for c in correct]
     if len(counts) != 1 + sum(deletable):
-        raise ValueError(f"expected {1 + sum(deletable)} counts (intact, then one per "
-                         f"deletable block), got {len(counts)}")
+        raise ValueError(
+            f"expected {1 + sum(deletable)} counts (intact, then one per "
+            f"deletable block), got {len(counts)}"
+        )
     deleted = iter(c / num_images for c in counts[1:])
-    return {"intact": counts[0] / num_images,
-            "deleted": [next(deleted) if ok else float("nan") for ok in deletable],
-            "skipped": [k for k, ok in enumerate(deletable) if not ok]}
+    return {
+        "intact": counts[0] / num_images,
+        "deleted": [next(deleted) if ok else float("nan") for ok in deletable],
+        "skipped": [k for k, ok in enumerate(deletable) if not ok],
+    }
 
 
-def cifar_variant(num_layers: int, shortcuts: bool = True, preact: bool = False) -> Variant:
+def cifar_variant(
+    num_layers: int, shortcuts: bool = True, preact: bool = False
+) -> Variant:
     """The CIFAR-10 networks of He et al. (2016a, Section 4.2): 6n+2 layers.
 
     Three stages of n basic blocks with 16, 32 and 64 channels after a 3x3
     convolution with 16 channels; ``shortcuts=False`` gives the plain network.
     """
-    if not isinstance(num_layers, int) or num_layers < 8 or (num_layers - 2) % 6:
+    if (
+        not isinstance(num_layers, int)
+        or num_layers < 8
+        or (num_layers - 2) % 6
+    ):
         raise ValueError(
             f"a CIFAR-style network has 6n+2 layers (8, 14, 20, 32, 44, 56, 110, ...), "
-            f"got {num_layers!r}")
+            f"got {num_layers!r}"
+        )
     n = (num_layers - 2) // 6
     kind = "ResNet" if shortcuts else "Plain"
-    return Variant(f"{'PreAct' if preact else ''}{kind}-{num_layers}", block="basic",
-                   depths=(n, n, n), widths=(16, 32, 64), stem="cifar",
-                   stem_channels=16, shortcuts=shortcuts, preact=preact)
+    return Variant(
+        f"{'PreAct' if preact else ''}{kind}-{num_layers}",
+        block="basic",
+        depths=(n, n, n),
+        widths=(16, 32, 64),
+        stem="cifar",
+        stem_channels=16,
+        shortcuts=shortcuts,
+        preact=preact,
+    )

@@ -46,15 +46,35 @@ def _warn_if_preallocated() -> None:
             "the XLA_PYTHON_CLIENT_PREALLOCATE=false that d2l_resnet sets came too late. "
             "Restart the kernel and import d2l_resnet before the first JAX computation, or "
             "set XLA_PYTHON_CLIENT_PREALLOCATE=false before Python starts.",
-            RuntimeWarning, stacklevel=2)
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
 
 _warn_if_preallocated()
 
 __all__ = [
-    "BasicBlock", "Bottleneck", "FamilyResNet", "PreActBlock", "PreActBottleneck",
-    "build_resnet", "gradient_norms", "lesion_accuracies",
-    "RESNET18_ARCH", "FashionMNIST", "ResNeXtBlock", "ResNet", "ResNet18", "Residual",
-    "Trainer", "block_cost", "count_params", "gpu_available", "layer_summary",
-    "seed_everything", "degradation_config", "training_config", "try_gpu",
+    "BasicBlock",
+    "Bottleneck",
+    "FamilyResNet",
+    "PreActBlock",
+    "PreActBottleneck",
+    "build_resnet",
+    "gradient_norms",
+    "lesion_accuracies",
+    "RESNET18_ARCH",
+    "FashionMNIST",
+    "ResNeXtBlock",
+    "ResNet",
+    "ResNet18",
+    "Residual",
+    "Trainer",
+    "block_cost",
+    "count_params",
+    "gpu_available",
+    "layer_summary",
+    "seed_everything",
+    "degradation_config",
+    "training_config",
+    "try_gpu",
 ]

@@ -12,11 +12,13 @@ from .layers import BatchNorm, conv, default_rngs
 
 
 class Residual(nnx.Module):
-    """The basic residual block of ResNet-18 and ResNet-34 (He et al., 2016, Fig. 2).
+    """The basic residual block of ResNet-18 and ResNet-34 (He et al., 2016,
+    Fig. 2).
 
-    Two 3x3 convolutions, each followed by batch normalization, compute the residual
-    g(x); the block returns ReLU(g(x) + x). When the block changes the number of
-    channels or the resolution, a 1x1 convolution reshapes x on the shortcut.
+    Two 3x3 convolutions, each followed by batch normalization, compute the
+    residual g(x); the block returns ReLU(g(x) + x). When the block changes
+    the number of channels or the resolution, a 1x1 convolution reshapes x on
+    the shortcut.
 
     Args:
         num_channels: Output channels of both 3x3 convolutions.
@@ -29,19 +31,35 @@ class Residual(nnx.Module):
             ``seed_everything`` reseeds.
     """
 
-    def __init__(self, num_channels, use_1x1conv=False, strides=1, *, in_channels=None,
-                 rngs=None):
+    def __init__(
+        self,
+        num_channels,
+        use_1x1conv=False,
+        strides=1,
+        *,
+        in_channels=None,
+        rngs=None,
+    ):
         in_channels = num_channels if in_channels is None else in_channels
         check_shortcut(in_channels, num_channels, strides, use_1x1conv)
         rngs = rngs or default_rngs()
-        # No bias before batch normalization: its shift beta makes a bias redundant.
-        self.conv1 = conv(in_channels, num_channels, 3, stride=strides, rngs=rngs)
+        # No bias before batch normalization: its shift beta makes a bias
+        # redundant.
+        self.conv1 = conv(
+            in_channels, num_channels, 3, stride=strides, rngs=rngs
+        )
         self.bn1 = BatchNorm(num_channels)
         self.conv2 = conv(num_channels, num_channels, 3, rngs=rngs)
         self.bn2 = BatchNorm(num_channels)
         if use_1x1conv:
-            self.conv3 = conv(in_channels, num_channels, 1, stride=strides,
-                              use_bias=True, rngs=rngs)
+            self.conv3 = conv(
+                in_channels,
+                num_channels,
+                1,
+                stride=strides,
+                use_bias=True,
+                rngs=rngs,
+            )
         else:
             self.conv3 = None
 
@@ -68,8 +86,17 @@ class ResNeXtBlock(nnx.Module):
         rngs: Random keys for the weights; by default the library's.
     """
 
-    def __init__(self, num_channels, groups, bot_mul, use_1x1conv=False, strides=1, *,
-                 in_channels=None, rngs=None):
+    def __init__(
+        self,
+        num_channels,
+        groups,
+        bot_mul,
+        use_1x1conv=False,
+        strides=1,
+        *,
+        in_channels=None,
+        rngs=None,
+    ):
         in_channels = num_channels if in_channels is None else in_channels
         check_shortcut(in_channels, num_channels, strides, use_1x1conv)
         bot_channels = int(round(num_channels * bot_mul))
@@ -77,17 +104,26 @@ class ResNeXtBlock(nnx.Module):
             raise ValueError(
                 f"groups={groups} must divide the {bot_channels} bottleneck "
                 f"channels (num_channels * bot_mul); choose a divisor of "
-                f"{bot_channels} or change num_channels or bot_mul")
+                f"{bot_channels} or change num_channels or bot_mul"
+            )
         rngs = rngs or default_rngs()
         self.conv1 = conv(in_channels, bot_channels, 1, rngs=rngs)
         self.bn1 = BatchNorm(bot_channels)
-        self.conv2 = conv(bot_channels, bot_channels, 3, stride=strides, groups=groups,
-                          rngs=rngs)
+        self.conv2 = conv(
+            bot_channels,
+            bot_channels,
+            3,
+            stride=strides,
+            groups=groups,
+            rngs=rngs,
+        )
         self.bn2 = BatchNorm(bot_channels)
         self.conv3 = conv(bot_channels, num_channels, 1, rngs=rngs)
         self.bn3 = BatchNorm(num_channels)
         if use_1x1conv:
-            self.conv4 = conv(in_channels, num_channels, 1, stride=strides, rngs=rngs)
+            self.conv4 = conv(
+                in_channels, num_channels, 1, stride=strides, rngs=rngs
+            )
             self.bn4 = BatchNorm(num_channels)
         else:
             self.conv4 = None
@@ -102,11 +138,15 @@ class ResNeXtBlock(nnx.Module):
 
 
 def check_shortcut(in_channels, num_channels, strides, use_1x1conv):
-    for name, value in (("num_channels", num_channels), ("in_channels", in_channels),
-                        ("strides", strides)):
+    for name, value in (
+        ("num_channels", num_channels),
+        ("in_channels", in_channels),
+        ("strides", strides),
+    ):
         check_positive_int(name, value)
     if not use_1x1conv and (in_channels != num_channels or strides != 1):
         raise ValueError(
             f"the identity shortcut cannot add an input of {in_channels} channels at "
             f"stride {strides} to an output of {num_channels} channels: pass "
-            f"use_1x1conv=True")
+            f"use_1x1conv=True"
+        )

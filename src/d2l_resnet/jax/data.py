@@ -26,15 +26,21 @@ class FashionMNIST(_data.FashionMNISTBase):
         super().__init__(*args, **kwargs)
         self.rng = np.random.default_rng(self.seed)
 
-    def _convert(self, images: np.ndarray,
-                 labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _convert(
+        self, images: np.ndarray, labels: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         return images[..., np.newaxis], labels.astype(np.int32)
 
     def _permutation(self, n: int) -> np.ndarray:
         return self.rng.permutation(n)
 
-    def _batch(self, images: np.ndarray, labels: np.ndarray, index: slice | np.ndarray,
-               device: jax.Device | None) -> tuple[jax.Array, jax.Array]:
+    def _batch(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        index: slice | np.ndarray,
+        device: jax.Device | None,
+    ) -> tuple[jax.Array, jax.Array]:
         X, y = jax.device_put((images[index], labels[index]), device)
         return resize_batch(X, self.resize), y
 
@@ -48,6 +54,10 @@ def resize_batch(X: jax.Array, size: tuple[int, int]) -> jax.Array:
     """
     X = X.astype(jnp.float32) / 255
     if tuple(X.shape[1:3]) != tuple(size):
-        X = jax.image.resize(X, (X.shape[0], *size, X.shape[3]), method="bilinear",
-                             antialias=X.shape[2] > size[1])
+        X = jax.image.resize(
+            X,
+            (X.shape[0], *size, X.shape[3]),
+            method="bilinear",
+            antialias=X.shape[2] > size[1],
+        )
     return X

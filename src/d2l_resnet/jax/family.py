@@ -31,16 +31,37 @@ from .layers import (
 from .models import check_channels_last
 
 
-def conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-            groups: int = 1, *, rngs: nnx.Rngs) -> nnx.Sequential:
+def conv_bn(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    stride: int = 1,
+    groups: int = 1,
+    *,
+    rngs: nnx.Rngs,
+) -> nnx.Sequential:
     """A bias-free convolution that keeps the size at stride 1, then batch norm."""
-    return nnx.Sequential(conv(in_channels, out_channels, kernel_size, stride,
-                               groups=groups, rngs=rngs),
-                          BatchNorm(out_channels))
+    return nnx.Sequential(
+        conv(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            groups=groups,
+            rngs=rngs,
+        ),
+        BatchNorm(out_channels),
+    )
 
 
-def projection(in_channels: int, out_channels: int, stride: int, with_bn: bool = True, *,
-               rngs: nnx.Rngs) -> nnx.Sequential | nnx.Conv | None:
+def projection(
+    in_channels: int,
+    out_channels: int,
+    stride: int,
+    with_bn: bool = True,
+    *,
+    rngs: nnx.Rngs,
+) -> nnx.Sequential | nnx.Conv | None:
     """The shortcut: identity (None) if the shape is kept, else a 1x1 convolution."""
     if in_channels == out_channels and stride == 1:
         return None
@@ -52,15 +73,27 @@ def projection(in_channels: int, out_channels: int, stride: int, with_bn: bool =
 class BasicBlock(nnx.Module):
     """Two 3x3 convolutions (He et al., 2016a, Fig. 5 left); shortcut optional."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
-                 shortcut: bool = True, *, rngs: nnx.Rngs | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        shortcut: bool = True,
+        *,
+        rngs: nnx.Rngs | None = None,
+    ) -> None:
         rngs = rngs or default_rngs()
         self.branch = nnx.Sequential(
-            conv_bn(in_channels, out_channels, 3, stride, rngs=rngs), nnx.relu,
-            conv_bn(out_channels, out_channels, 3, rngs=rngs))
+            conv_bn(in_channels, out_channels, 3, stride, rngs=rngs),
+            nnx.relu,
+            conv_bn(out_channels, out_channels, 3, rngs=rngs),
+        )
         self.use_shortcut = shortcut
-        self.shortcut = (projection(in_channels, out_channels, stride, rngs=rngs)
-                         if shortcut else None)
+        self.shortcut = (
+            projection(in_channels, out_channels, stride, rngs=rngs)
+            if shortcut
+            else None
+        )
 
     def __call__(self, X: jax.Array) -> jax.Array:
         Y = self.branch(X)
@@ -70,22 +103,38 @@ class BasicBlock(nnx.Module):
 
 
 class Bottleneck(nnx.Module):
-    """1x1 reduce, 3x3 (grouped for ResNeXt), 1x1 expand (He et al., 2016a, Fig. 5
-    right; Xie et al., 2017, Fig. 3c). ``stride_on`` picks the convolution that
-    downsamples: the paper's ResNets use the first 1x1, ResNeXt the 3x3."""
+    """1x1 reduce, 3x3 (grouped for ResNeXt), 1x1 expand (He et al., 2016a,
+    Fig. 5 right; Xie et al., 2017, Fig. 3c). ``stride_on`` picks the
+    convolution that downsamples: the paper's ResNets use the first 1x1,
+    ResNeXt the 3x3."""
 
-    def __init__(self, in_channels: int, out_channels: int, bot_channels: int,
-                 stride: int = 1, groups: int = 1, stride_on: str = "1x1",
-                 shortcut: bool = True, *, rngs: nnx.Rngs | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        bot_channels: int,
+        stride: int = 1,
+        groups: int = 1,
+        stride_on: str = "1x1",
+        shortcut: bool = True,
+        *,
+        rngs: nnx.Rngs | None = None,
+    ) -> None:
         rngs = rngs or default_rngs()
         s1, s3 = (stride, 1) if stride_on == "1x1" else (1, stride)
         self.branch = nnx.Sequential(
-            conv_bn(in_channels, bot_channels, 1, s1, rngs=rngs), nnx.relu,
-            conv_bn(bot_channels, bot_channels, 3, s3, groups, rngs=rngs), nnx.relu,
-            conv_bn(bot_channels, out_channels, 1, rngs=rngs))
+            conv_bn(in_channels, bot_channels, 1, s1, rngs=rngs),
+            nnx.relu,
+            conv_bn(bot_channels, bot_channels, 3, s3, groups, rngs=rngs),
+            nnx.relu,
+            conv_bn(bot_channels, out_channels, 1, rngs=rngs),
+        )
         self.use_shortcut = shortcut
-        self.shortcut = (projection(in_channels, out_channels, stride, rngs=rngs)
-                         if shortcut else None)
+        self.shortcut = (
+            projection(in_channels, out_channels, stride, rngs=rngs)
+            if shortcut
+            else None
+        )
 
     def __call__(self, X: jax.Array) -> jax.Array:
         Y = self.branch(X)
@@ -95,22 +144,35 @@ class Bottleneck(nnx.Module):
 
 
 class PreActBlock(nnx.Module):
-    """Pre-activation basic block (He et al., 2016b, Fig. 1b): BN, ReLU, conv, twice.
+    """Pre-activation basic block (He et al., 2016b, Fig. 1b): BN, ReLU,
+    conv, twice.
 
     Nothing follows the addition, so the shortcuts form a clean path from the
     input to the output. A projection shortcut reads the pre-activated input.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
-                 shortcut: bool = True, *, rngs: nnx.Rngs | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        shortcut: bool = True,
+        *,
+        rngs: nnx.Rngs | None = None,
+    ) -> None:
         rngs = rngs or default_rngs()
         self.bn1 = BatchNorm(in_channels)
         self.conv1 = conv(in_channels, out_channels, 3, stride, rngs=rngs)
         self.bn2 = BatchNorm(out_channels)
         self.conv2 = conv(out_channels, out_channels, 3, rngs=rngs)
         self.use_shortcut = shortcut
-        self.shortcut = (projection(in_channels, out_channels, stride, with_bn=False,
-                                    rngs=rngs) if shortcut else None)
+        self.shortcut = (
+            projection(
+                in_channels, out_channels, stride, with_bn=False, rngs=rngs
+            )
+            if shortcut
+            else None
+        )
 
     def __call__(self, X: jax.Array) -> jax.Array:
         A = nnx.relu(self.bn1(X))
@@ -125,20 +187,36 @@ class PreActBlock(nnx.Module):
 class PreActBottleneck(nnx.Module):
     """Pre-activation bottleneck (He et al., 2016b): (BN, ReLU, conv) x 3."""
 
-    def __init__(self, in_channels: int, out_channels: int, bot_channels: int,
-                 stride: int = 1, groups: int = 1, stride_on: str = "1x1",
-                 shortcut: bool = True, *, rngs: nnx.Rngs | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        bot_channels: int,
+        stride: int = 1,
+        groups: int = 1,
+        stride_on: str = "1x1",
+        shortcut: bool = True,
+        *,
+        rngs: nnx.Rngs | None = None,
+    ) -> None:
         rngs = rngs or default_rngs()
         s1, s3 = (stride, 1) if stride_on == "1x1" else (1, stride)
         self.bn1 = BatchNorm(in_channels)
         self.conv1 = conv(in_channels, bot_channels, 1, s1, rngs=rngs)
         self.bn2 = BatchNorm(bot_channels)
-        self.conv2 = conv(bot_channels, bot_channels, 3, s3, groups=groups, rngs=rngs)
+        self.conv2 = conv(
+            bot_channels, bot_channels, 3, s3, groups=groups, rngs=rngs
+        )
         self.bn3 = BatchNorm(bot_channels)
         self.conv3 = conv(bot_channels, out_channels, 1, rngs=rngs)
         self.use_shortcut = shortcut
-        self.shortcut = (projection(in_channels, out_channels, stride, with_bn=False,
-                                    rngs=rngs) if shortcut else None)
+        self.shortcut = (
+            projection(
+                in_channels, out_channels, stride, with_bn=False, rngs=rngs
+            )
+            if shortcut
+            else None
+        )
 
     def __call__(self, X: jax.Array) -> jax.Array:
         A = nnx.relu(self.bn1(X))
@@ -151,23 +229,38 @@ class PreActBottleneck(nnx.Module):
 
 
 # The block class of each kind, by the name that Variant.block_class gives.
-BLOCKS: dict[str, Callable[..., nnx.Module]] = {cls.__name__: cls
-          for cls in (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck)}
+BLOCKS: dict[str, Callable[..., nnx.Module]] = {
+    cls.__name__: cls
+    for cls in (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck)
+}
 
 
 class FamilyResNet(nnx.Module):
     """A network of the ResNet family; ``build_resnet`` makes one from a variant."""
 
-    def __init__(self, net: Named, spec: Variant, in_channels: int, lr: float) -> None:
-        self.net, self.spec, self.in_channels, self.lr = net, spec, in_channels, lr
+    def __init__(
+        self, net: Named, spec: Variant, in_channels: int, lr: float
+    ) -> None:
+        self.net, self.spec, self.in_channels, self.lr = (
+            net,
+            spec,
+            in_channels,
+            lr,
+        )
 
     def __call__(self, X: jax.Array) -> jax.Array:
         check_channels_last(X, self.in_channels, self.spec.name)
         return self.net(X)
 
 
-def build_resnet(spec: Variant | str, num_classes: int = 1000, in_channels: int = 3,
-                 lr: float = 0.1, *, rngs: nnx.Rngs | None = None) -> FamilyResNet:
+def build_resnet(
+    spec: Variant | str,
+    num_classes: int = 1000,
+    in_channels: int = 3,
+    lr: float = 0.1,
+    *,
+    rngs: nnx.Rngs | None = None,
+) -> FamilyResNet:
     """Builds the network described by ``spec`` (a ``Variant`` or its name).
 
     Example: ``build_resnet("ResNet-50")`` is the paper's ImageNet ResNet-50;
@@ -179,39 +272,62 @@ def build_resnet(spec: Variant | str, num_classes: int = 1000, in_channels: int 
     rngs = rngs or default_rngs()
     c = spec.stem_channels
     if spec.stem == "imagenet":
-        stem = nnx.Sequential(conv(in_channels, c, 7, 2, rngs=rngs), BatchNorm(c),
-                              nnx.relu, max_pool)
+        stem = nnx.Sequential(
+            conv(in_channels, c, 7, 2, rngs=rngs),
+            BatchNorm(c),
+            nnx.relu,
+            max_pool,
+        )
     else:
-        stem = nnx.Sequential(conv(in_channels, c, 3, rngs=rngs), BatchNorm(c), nnx.relu)
+        stem = nnx.Sequential(
+            conv(in_channels, c, 3, rngs=rngs), BatchNorm(c), nnx.relu
+        )
     block = BLOCKS[spec.block_class]
     stages = {"stem": stem}
     for s, stage in enumerate(spec.block_args()):
-        stages[f"stage{s + 1}"] = nnx.Sequential(*(block(**args, rngs=rngs) for args in stage))
+        stages[f"stage{s + 1}"] = nnx.Sequential(
+            *(block(**args, rngs=rngs) for args in stage)
+        )
     c = spec.widths[-1]
     head: list[Callable[[jax.Array], jax.Array]] = (
-        [BatchNorm(c), nnx.relu] if spec.preact else [])
-    stages["head"] = nnx.Sequential(*head, global_avg_pool,
-                                    linear(c, num_classes, rngs=rngs))
+        [BatchNorm(c), nnx.relu] if spec.preact else []
+    )
+    stages["head"] = nnx.Sequential(
+        *head, global_avg_pool, linear(c, num_classes, rngs=rngs)
+    )
     return FamilyResNet(Named(**stages), spec, in_channels, lr)
 
 
-def gradient_norms(model: nnx.Module, X: jax.Array, y: jax.Array) -> list[float]:
+def gradient_norms(
+    model: nnx.Module, X: jax.Array, y: jax.Array
+) -> list[float]:
     """L2 norm of the loss gradient for each convolution's kernel, input to output
     (shortcut projections left out), after one forward and backward pass in
     training mode."""
-    convs = [path for path in call_order(model, X.shape, [nnx.Conv])
-             if "shortcut" not in path]
+    convs = [
+        path
+        for path in call_order(model, X.shape, [nnx.Conv])
+        if "shortcut" not in path
+    ]
     model.train()
 
     def loss_fn(model: nnx.Module) -> jax.Array:
-        return optax.softmax_cross_entropy_with_integer_labels(model(X), y).mean()
+        return optax.softmax_cross_entropy_with_integer_labels(
+            model(X), y
+        ).mean()
 
     grads = dict(nnx.grad(loss_fn)(model).flat_state())
-    return [float(optax.global_norm(grads[path + ("kernel",)])) for path in convs]
+    return [
+        float(optax.global_norm(grads[path + ("kernel",)])) for path in convs
+    ]
 
 
-def lesion_accuracies(model: FamilyResNet, X: jax.Array | np.ndarray,
-                      y: jax.Array | np.ndarray, batch_size: int = 128) -> dict[str, Any]:
+def lesion_accuracies(
+    model: FamilyResNet,
+    X: jax.Array | np.ndarray,
+    y: jax.Array | np.ndarray,
+    batch_size: int = 128,
+) -> dict[str, Any]:
     """Accuracy of ``model`` on ``(X, y)``, intact and with each block deleted in turn.
 
     The lesion experiment of Veit et al. (2016), as in ``d2l_resnet.torch``: a deleted
@@ -230,23 +346,40 @@ def lesion_accuracies(model: FamilyResNet, X: jax.Array | np.ndarray,
     check_lesion_inputs(model, FamilyResNet, len(X), len(y), batch_size)
     check_channels_last(jnp.asarray(X[:1]), model.in_channels, model.spec.name)
     view = nnx.view(model, use_running_average=True, raise_if_not_found=False)
-    blocks = [block for name, stage in view.net.named_children()
-              if name.startswith("stage") for block in stage.layers]
+    blocks = [
+        block
+        for name, stage in view.net.named_children()
+        if name.startswith("stage")
+        for block in stage.layers
+    ]
     deletable = model.spec.deletable_blocks()
     apply = nnx.jit(lambda layer, H: layer(H))
     correct = np.zeros(1 + sum(deletable), dtype=np.int64)
     y = np.asarray(y)
     with compute_dtype(view, Trainer(1, plot=False, progress=False).dtype):
         for start in range(0, len(y), batch_size):
-            yb = y[start:start + batch_size]
-            inputs = [apply(view.net.stem, jax.numpy.asarray(X[start:start + batch_size]))]
+            yb = y[start : start + batch_size]
+            inputs = [
+                apply(
+                    view.net.stem,
+                    jax.numpy.asarray(X[start : start + batch_size]),
+                )
+            ]
             for block in blocks:
                 inputs.append(apply(block, inputs[-1]))
-            correct[0] += int((np.asarray(apply(view.net.head, inputs[-1])).argmax(1) == yb).sum())
+            correct[0] += int(
+                (
+                    np.asarray(apply(view.net.head, inputs[-1])).argmax(1)
+                    == yb
+                ).sum()
+            )
             lesions = (k for k, ok in enumerate(deletable) if ok)
             for i, k in enumerate(lesions, start=1):
-                H = inputs[k]  # block k deleted: its input goes on to block k + 1
-                for block in blocks[k + 1:]:
+                # block k deleted: its input goes on to block k + 1
+                H = inputs[k]
+                for block in blocks[k + 1 :]:
                     H = apply(block, H)
-                correct[i] += int((np.asarray(apply(view.net.head, H)).argmax(1) == yb).sum())
+                correct[i] += int(
+                    (np.asarray(apply(view.net.head, H)).argmax(1) == yb).sum()
+                )
     return lesion_result(correct.tolist(), deletable, len(y))

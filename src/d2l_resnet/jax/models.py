@@ -5,13 +5,22 @@ from flax import nnx
 
 from ..runtime import STEM_CHANNELS, check_arch, check_positive_int
 from .blocks import Residual
-from .layers import BatchNorm, Named, conv, default_rngs, global_avg_pool, linear, max_pool
+from .layers import (
+    BatchNorm,
+    Named,
+    conv,
+    default_rngs,
+    global_avg_pool,
+    linear,
+    max_pool,
+)
 
 RESNET18_ARCH = ((2, 64), (2, 128), (2, 256), (2, 512))
 
 
 class ResNet(nnx.Module):
-    """A ResNet: stem, stages of residual blocks, global average pooling, classifier.
+    """A ResNet: stem, stages of residual blocks, global average pooling and
+    a classifier.
 
     Args:
         arch: One ``(num_residuals, num_channels)`` pair per stage.
@@ -22,7 +31,9 @@ class ResNet(nnx.Module):
             ``seed_everything`` reseeds.
     """
 
-    def __init__(self, arch, num_classes=10, lr=0.1, *, in_channels=1, rngs=None):
+    def __init__(
+        self, arch, num_classes=10, lr=0.1, *, in_channels=1, rngs=None
+    ):
         check_arch(arch)
         check_positive_int("num_classes", num_classes)
         check_positive_int("in_channels", in_channels)
@@ -31,29 +42,48 @@ class ResNet(nnx.Module):
         stages = {"stem": self.stem(in_channels, rngs)}
         channels = STEM_CHANNELS
         for i, (num_residuals, num_channels) in enumerate(arch):
-            stages[f"stage{i + 1}"] = self.stage(num_residuals, num_channels, channels,
-                                                 first_stage=(i == 0), rngs=rngs)
+            stages[f"stage{i + 1}"] = self.stage(
+                num_residuals,
+                num_channels,
+                channels,
+                first_stage=(i == 0),
+                rngs=rngs,
+            )
             channels = num_channels
         stages["head"] = nnx.Sequential(
-            global_avg_pool, linear(channels, num_classes, rngs=rngs))
+            global_avg_pool, linear(channels, num_classes, rngs=rngs)
+        )
         self.net = Named(**stages)
 
     @staticmethod
     def stem(in_channels, rngs):
-        """7x7 convolution with stride 2, then 3x3 max-pooling with stride 2."""
+        """A 7x7 convolution with stride 2, then 3x3 max-pooling, stride 2."""
         return nnx.Sequential(
             conv(in_channels, STEM_CHANNELS, 7, stride=2, rngs=rngs),
-            BatchNorm(STEM_CHANNELS), nnx.relu, max_pool)
+            BatchNorm(STEM_CHANNELS),
+            nnx.relu,
+            max_pool,
+        )
 
     @staticmethod
-    def stage(num_residuals, num_channels, in_channels, first_stage=False, *, rngs):
+    def stage(
+        num_residuals, num_channels, in_channels, first_stage=False, *, rngs
+    ):
         """Residual blocks; all but the first stage halve height and width."""
         blocks = []
         for i in range(num_residuals):
             if i == 0 and not first_stage:
-                # Where the shape changes, the shortcut needs a 1x1 convolution.
-                blocks.append(Residual(num_channels, use_1x1conv=True, strides=2,
-                                       in_channels=in_channels, rngs=rngs))
+                # Where the shape changes, the shortcut needs a 1x1
+                # convolution.
+                blocks.append(
+                    Residual(
+                        num_channels,
+                        use_1x1conv=True,
+                        strides=2,
+                        in_channels=in_channels,
+                        rngs=rngs,
+                    )
+                )
             else:
                 blocks.append(Residual(num_channels, rngs=rngs))
         return nnx.Sequential(*blocks)
@@ -67,22 +97,32 @@ class ResNet18(ResNet):
     """ResNet-18: four stages of two residual blocks each (64 to 512 channels)."""
 
     def __init__(self, num_classes=10, lr=0.1, *, in_channels=1, rngs=None):
-        super().__init__(RESNET18_ARCH, num_classes=num_classes, lr=lr,
-                         in_channels=in_channels, rngs=rngs)
+        super().__init__(
+            RESNET18_ARCH,
+            num_classes=num_classes,
+            lr=lr,
+            in_channels=in_channels,
+            rngs=rngs,
+        )
 
 
-def check_channels_last(X: jax.Array, in_channels: int, name: str = "the model") -> None:
+def check_channels_last(
+    X: jax.Array, in_channels: int, name: str = "the model"
+) -> None:
     """Fails early, with the fix, on input that is not a batch of NHWC images."""
     shape = tuple(X.shape)
     if len(shape) != 4:
         raise ValueError(
             f"expected a 4-D batch of images (batch, height, width, channels), "
-            f"got shape {shape}; add a batch axis with X[None]")
+            f"got shape {shape}; add a batch axis with X[None]"
+        )
     if shape[-1] != in_channels:
         if shape[1] == in_channels:
             raise ValueError(
                 f"input of shape {shape} looks channels-first (NCHW); JAX models "
-                f"here expect channels-last (NHWC): use jnp.transpose(X, (0, 2, 3, 1))")
+                f"here expect channels-last (NHWC): use jnp.transpose(X, (0, 2, 3, 1))"
+            )
         raise ValueError(
             f"{name} was built for {in_channels} input channels, got input of shape "
-            f"{shape} (NHWC); pass in_channels={shape[-1]} when building it")
+            f"{shape} (NHWC); pass in_channels={shape[-1]} when building it"
+        )

@@ -41,30 +41,42 @@ class Trainer(BaseTrainer):
             in between. 1, the default, validates after every epoch.
     """
 
-    def __init__(self, max_epochs: int, device: jax.Device | None = None,
-                 mixed_precision: str = "auto", plot: bool = True, progress: bool = True,
-                 validation_freq: int = 1) -> None:
+    def __init__(
+        self,
+        max_epochs: int,
+        device: jax.Device | None = None,
+        mixed_precision: str = "auto",
+        plot: bool = True,
+        progress: bool = True,
+        validation_freq: int = 1,
+    ) -> None:
         super().__init__(max_epochs, plot, progress, validation_freq)
         self.device = device if device is not None else try_gpu()
         check_mixed_precision(mixed_precision)
         bf16 = mixed_precision == "bf16" or (
-            mixed_precision == "auto" and _has_fast_bf16(self.device))
+            mixed_precision == "auto" and _has_fast_bf16(self.device)
+        )
         self.dtype: DTypeLike | None = jnp.bfloat16 if bf16 else None
 
     @contextlib.contextmanager
-    def _session(self, model: nnx.Module, data: FashionMNIST,
-                 lr: float) -> Iterator[TrainStep]:
+    def _session(
+        self, model: nnx.Module, data: FashionMNIST, lr: float
+    ) -> Iterator[TrainStep]:
         nnx.update(model, jax.device_put(nnx.state(model), self.device))
         optimizer = nnx.Optimizer(model, optax.sgd(lr), wrt=nnx.Param)
-        # The optimizer's step counter is created uncommitted; the first step would
-        # return it committed and the second would compile the step again (6 s for
-        # a CIFAR ResNet-56 on one core). Committed from the start: one compilation.
-        nnx.update(optimizer, jax.device_put(nnx.state(optimizer), self.device))
+        # The optimizer's step counter is created uncommitted; the first step
+        # would return it committed and the second would compile the step again
+        # (6 s for a CIFAR ResNet-56 on one core). Committed from the start:
+        # one compilation.
+        nnx.update(
+            optimizer, jax.device_put(nnx.state(optimizer), self.device)
+        )
         with compute_dtype(model, self.dtype):
-            # nnx.jit walks the model's object graph in Python on every call: 12% of a
-            # CIFAR ResNet-56 step on one core (247 vs 218 ms, batch 16). Flax's
-            # cached_partial walks it once; the model and optimizer stay up to date.
-            # It keeps the graph's structure as it is now, training mode included.
+            # nnx.jit walks the model's object graph in Python on every call:
+            # 12% of a CIFAR ResNet-56 step on one core (247 vs 218 ms, batch
+            # 16). Flax's cached_partial walks it once; the model and optimizer
+            # stay up to date. It keeps the graph's structure as it is now,
+            # training mode included.
             model.train()
             yield nnx.cached_partial(_train_step, model, optimizer)
 
@@ -76,29 +88,46 @@ class Trainer(BaseTrainer):
 
     def _device_name(self) -> str:
         device = self.device
-        return device.device_kind if device.platform == "gpu" else device.platform.upper()
+        return (
+            device.device_kind
+            if device.platform == "gpu"
+            else device.platform.upper()
+        )
 
     def _train_mode(self, model: nnx.Module) -> None:
-        model.train()  # the modules' flags, after evaluate; train_step keeps its own
+        # the modules' flags, after evaluate; train_step keeps its own
+        model.train()
 
-    def evaluate(self, model: nnx.Module, data: FashionMNIST) -> tuple[float, float]:
+    def evaluate(
+        self, model: nnx.Module, data: FashionMNIST
+    ) -> tuple[float, float]:
         """Mean cross-entropy loss and accuracy on the validation set."""
         model.eval()
         loss_sum, correct, count = jnp.zeros(()), jnp.zeros((), jnp.int32), 0
         with compute_dtype(model, self.dtype):
-            eval_step = nnx.cached_partial(_eval_step, model)  # in eval mode; see fit
+            # in eval mode; see fit
+            eval_step = nnx.cached_partial(_eval_step, model)
             for X, y in data.val_dataloader(self.device):
                 batch_loss, batch_correct = eval_step(X, y)
-                loss_sum, correct = loss_sum + batch_loss, correct + batch_correct
+                loss_sum, correct = (
+                    loss_sum + batch_loss,
+                    correct + batch_correct,
+                )
                 count += len(y)
         return float(loss_sum) / count, int(correct) / count
 
 
 @nnx.jit
-def _train_step(model: nnx.Module, optimizer: nnx.Optimizer[nnx.Module], X: jax.Array,
-                y: jax.Array) -> jax.Array:
+def _train_step(
+    model: nnx.Module,
+    optimizer: nnx.Optimizer[nnx.Module],
+    X: jax.Array,
+    y: jax.Array,
+) -> jax.Array:
     def loss_fn(model: nnx.Module) -> tuple[jax.Array, jax.Array]:
-        loss_sum = optax.softmax_cross_entropy_with_integer_labels(model(X), y).sum()
+        loss_sum = optax.softmax_cross_entropy_with_integer_labels(
+            model(X), y
+        ).sum()
         return loss_sum / y.shape[0], loss_sum
 
     (_, loss_sum), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
@@ -107,14 +136,18 @@ def _train_step(model: nnx.Module, optimizer: nnx.Optimizer[nnx.Module], X: jax.
 
 
 @nnx.jit
-def _eval_step(model: nnx.Module, X: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+def _eval_step(
+    model: nnx.Module, X: jax.Array, y: jax.Array
+) -> tuple[jax.Array, jax.Array]:
     logits = model(X).astype(jnp.float32)
     loss_sum = optax.softmax_cross_entropy_with_integer_labels(logits, y).sum()
     return loss_sum, (logits.argmax(axis=1) == y).sum()
 
 
 @contextlib.contextmanager
-def compute_dtype(model: nnx.Module, dtype: DTypeLike | None) -> Iterator[None]:
+def compute_dtype(
+    model: nnx.Module, dtype: DTypeLike | None
+) -> Iterator[None]:
     """Runs every convolution of ``model`` in ``dtype`` (None: unchanged) for a while.
 
     ``nnx.Conv`` casts its input and kernel to its ``dtype``; the float32 kernels stay
@@ -143,4 +176,3 @@ def _has_fast_bf16(device: jax.Device) -> bool:
     if device.platform == "gpu":
         return float(getattr(device, "compute_capability", "0")) >= 8.0
     return False
-

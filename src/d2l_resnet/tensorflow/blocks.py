@@ -7,11 +7,13 @@ from .layers import batch_norm
 
 
 class Residual(tf.keras.layers.Layer):
-    """The basic residual block of ResNet-18 and ResNet-34 (He et al., 2016, Fig. 2).
+    """The basic residual block of ResNet-18 and ResNet-34 (He et al., 2016,
+    Fig. 2).
 
-    Two 3x3 convolutions, each followed by batch normalization, compute the residual
-    g(x); the block returns ReLU(g(x) + x). When the block changes the number of
-    channels or the resolution, a 1x1 convolution reshapes x on the shortcut.
+    Two 3x3 convolutions, each followed by batch normalization, compute the
+    residual g(x); the block returns ReLU(g(x) + x). When the block changes
+    the number of channels or the resolution, a 1x1 convolution reshapes x on
+    the shortcut.
 
     Args:
         num_channels: Output channels of both 3x3 convolutions.
@@ -25,16 +27,20 @@ class Residual(tf.keras.layers.Layer):
         super().__init__(**kwargs)
         # Pad explicitly: padding='same' pads unevenly when strides=2.
         self.pad1 = layers.ZeroPadding2D(1)
-        # No bias before batch normalization: its shift beta makes a bias redundant.
-        self.conv1 = layers.Conv2D(num_channels, kernel_size=3,
-                                   strides=strides, use_bias=False)
+        # No bias before batch normalization: its shift beta makes a bias
+        # redundant.
+        self.conv1 = layers.Conv2D(
+            num_channels, kernel_size=3, strides=strides, use_bias=False
+        )
         self.bn1 = batch_norm()
-        self.conv2 = layers.Conv2D(num_channels, kernel_size=3,
-                                   padding='same', use_bias=False)
+        self.conv2 = layers.Conv2D(
+            num_channels, kernel_size=3, padding="same", use_bias=False
+        )
         self.bn2 = batch_norm()
         if use_1x1conv:
-            self.conv3 = layers.Conv2D(num_channels, kernel_size=1,
-                                       strides=strides)
+            self.conv3 = layers.Conv2D(
+                num_channels, kernel_size=1, strides=strides
+            )
         else:
             self.conv3 = None
 
@@ -59,26 +65,40 @@ class ResNeXtBlock(tf.keras.layers.Layer):
         strides: Stride of the 3x3 convolution and of the shortcut.
     """
 
-    def __init__(self, num_channels, groups, bot_mul, use_1x1conv=False,
-                 strides=1, **kwargs):
+    def __init__(
+        self,
+        num_channels,
+        groups,
+        bot_mul,
+        use_1x1conv=False,
+        strides=1,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         bot_channels = int(round(num_channels * bot_mul))
         if groups < 1 or bot_channels % groups:
             raise ValueError(
                 f"groups={groups} must divide the {bot_channels} bottleneck "
                 f"channels (num_channels * bot_mul); choose a divisor of "
-                f"{bot_channels} or change num_channels or bot_mul")
+                f"{bot_channels} or change num_channels or bot_mul"
+            )
         self.conv1 = layers.Conv2D(bot_channels, kernel_size=1, use_bias=False)
         self.bn1 = batch_norm()
         self.pad2 = layers.ZeroPadding2D(1)
-        self.conv2 = layers.Conv2D(bot_channels, kernel_size=3, strides=strides,
-                                   groups=groups, use_bias=False)
+        self.conv2 = layers.Conv2D(
+            bot_channels,
+            kernel_size=3,
+            strides=strides,
+            groups=groups,
+            use_bias=False,
+        )
         self.bn2 = batch_norm()
         self.conv3 = layers.Conv2D(num_channels, kernel_size=1, use_bias=False)
         self.bn3 = batch_norm()
         if use_1x1conv:
-            self.conv4 = layers.Conv2D(num_channels, kernel_size=1,
-                                       strides=strides, use_bias=False)
+            self.conv4 = layers.Conv2D(
+                num_channels, kernel_size=1, strides=strides, use_bias=False
+            )
             self.bn4 = batch_norm()
         else:
             self.conv4 = None

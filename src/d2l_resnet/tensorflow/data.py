@@ -25,29 +25,36 @@ class FashionMNIST(_data.FashionMNISTBase):
         self._train_ds = self._pipeline(*self.train, shuffle=True)
         self._val_ds = self._pipeline(*self.val, shuffle=False)
 
-    def _convert(self, images: np.ndarray,
-                 labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _convert(
+        self, images: np.ndarray, labels: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         return images[..., np.newaxis], labels.astype(np.int32)
 
-    def _pipeline(self, images: np.ndarray, labels: np.ndarray,
-                  shuffle: bool) -> tf.data.Dataset:
+    def _pipeline(
+        self, images: np.ndarray, labels: np.ndarray, shuffle: bool
+    ) -> tf.data.Dataset:
         ds = tf.data.Dataset.from_tensor_slices((images, labels))
         if shuffle:
-            ds = ds.shuffle(len(labels), seed=self.seed, reshuffle_each_iteration=True)
+            ds = ds.shuffle(
+                len(labels), seed=self.seed, reshuffle_each_iteration=True
+            )
         ds = ds.batch(self.batch_size)
-        ds = ds.map(lambda X, y: (resize_batch(X, self.resize), y),
-                    num_parallel_calls=tf.data.AUTOTUNE)
-        # No autotuning: AUTOTUNE then means a fixed default (as many parallel calls as
-        # cores). On one core (a notebook kernel under pytest -n 2), tf.data's autotuner
-        # made whole epochs run at half speed, at random: ResNet-18 on the training
-        # page's small run, 10 of 18 epochs took 21.5-23 s instead of 11.5-13 s; with
-        # it off, 0 of 12 did.
+        ds = ds.map(
+            lambda X, y: (resize_batch(X, self.resize), y),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        # No autotuning: AUTOTUNE then means a fixed default (as many parallel
+        # calls as cores). On one core (a notebook kernel under pytest -n 2),
+        # tf.data's autotuner made whole epochs run at half speed, at random:
+        # ResNet-18 on the training page's small run, 10 of 18 epochs took
+        # 21.5-23 s instead of 11.5-13 s; with it off, 0 of 12 did.
         options = tf.data.Options()
         options.autotune.enabled = False
         return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
 
-    # Unlike the base's, the two loaders take no device: the batches land where the
-    # Trainer's tf.device scope puts them (the parity tests' ALLOWED says why).
+    # Unlike the base's, the two loaders take no device: the batches land where
+    # the Trainer's tf.device scope puts them (the parity tests' ALLOWED says
+    # why).
     def train_dataloader(self) -> tf.data.Dataset:  # type: ignore[override]  # no device
         """One epoch of shuffled training batches ``(X, y)``."""
         return self._train_ds
@@ -65,5 +72,7 @@ def resize_batch(X: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
     """
     X = tf.cast(X, tf.float32) / 255
     if tuple(X.shape[1:3]) != tuple(size):
-        X = tf.image.resize(X, size, method="bilinear", antialias=X.shape[2] > size[1])
+        X = tf.image.resize(
+            X, size, method="bilinear", antialias=X.shape[2] > size[1]
+        )
     return X

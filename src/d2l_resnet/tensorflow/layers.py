@@ -40,32 +40,64 @@ class BatchNormalization(layers.BatchNormalization):
     Other inputs (masks, renorm, other axes or ranks) take Keras' own path.
     """
 
-    def call(self, inputs: tf.Tensor, training: bool | None = None,
-             mask: tf.Tensor | None = None) -> tf.Tensor:
+    def call(
+        self,
+        inputs: tf.Tensor,
+        training: bool | None = None,
+        mask: tf.Tensor | None = None,
+    ) -> tf.Tensor:
         dtype = tf.as_dtype(self.compute_dtype)
-        if (mask is not None or self.renorm or self.synchronized or not self.center
-                or not self.scale or len(inputs.shape) != 4
-                or self.axis not in (-1, 3) or inputs.shape[-1] is None
-                or dtype not in (tf.float32, tf.bfloat16, tf.float16)):
+        if (
+            mask is not None
+            or self.renorm
+            or self.synchronized
+            or not self.center
+            or not self.scale
+            or len(inputs.shape) != 4
+            or self.axis not in (-1, 3)
+            or inputs.shape[-1] is None
+            or dtype not in (tf.float32, tf.bfloat16, tf.float16)
+        ):
             return super().call(inputs, training=training, mask=mask)
         X = tf.cast(inputs, dtype)
-        gamma, beta = tf.convert_to_tensor(self.gamma), tf.convert_to_tensor(self.beta)
+        gamma, beta = (
+            tf.convert_to_tensor(self.gamma),
+            tf.convert_to_tensor(self.beta),
+        )
         if training and self.trainable:
             empty = tf.constant([], tf.float32)
             Y, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
-                x=X, scale=gamma, offset=beta, mean=empty, variance=empty,
-                epsilon=self.epsilon, data_format="NHWC", is_training=True)
-            # The kernel returns the unbiased variance (n / (n - 1)); Keras keeps the
-            # biased one in its moving average.
+                x=X,
+                scale=gamma,
+                offset=beta,
+                mean=empty,
+                variance=empty,
+                epsilon=self.epsilon,
+                data_format="NHWC",
+                is_training=True,
+            )
+            # The kernel returns the unbiased variance (n / (n - 1)); Keras
+            # keeps the biased one in its moving average.
             n = tf.cast(tf.size(X) // tf.shape(X)[-1], tf.float32)
-            variance = tf.where(n > 1, variance * ((n - 1) / tf.maximum(n, 1)), 0.0)
+            variance = tf.where(
+                n > 1, variance * ((n - 1) / tf.maximum(n, 1)), 0.0
+            )
             self.moving_mean.assign(
-                self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+                self.moving_mean * self.momentum + mean * (1.0 - self.momentum)
+            )
             self.moving_variance.assign(
-                self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+                self.moving_variance * self.momentum
+                + variance * (1.0 - self.momentum)
+            )
             return Y
         Y, *_ = tf.raw_ops.FusedBatchNormV3(
-            x=X, scale=gamma, offset=beta, mean=tf.convert_to_tensor(self.moving_mean),
-            variance=tf.convert_to_tensor(self.moving_variance), epsilon=self.epsilon,
-            data_format="NHWC", is_training=False)
+            x=X,
+            scale=gamma,
+            offset=beta,
+            mean=tf.convert_to_tensor(self.moving_mean),
+            variance=tf.convert_to_tensor(self.moving_variance),
+            epsilon=self.epsilon,
+            data_format="NHWC",
+            is_training=False,
+        )
         return Y

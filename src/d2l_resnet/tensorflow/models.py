@@ -11,7 +11,8 @@ RESNET18_ARCH = ((2, 64), (2, 128), (2, 256), (2, 512))
 
 
 class ResNet(tf.keras.Model):
-    """A ResNet: stem, stages of residual blocks, global average pooling, classifier.
+    """A ResNet: stem, stages of residual blocks, global average pooling and
+    a classifier.
 
     Args:
         arch: One ``(num_residuals, num_channels)`` pair per stage.
@@ -23,25 +24,40 @@ class ResNet(tf.keras.Model):
         super().__init__(**kwargs)
         check_arch(arch)
         self.lr = lr
-        self.net = tf.keras.Sequential(name='net')
+        self.net = tf.keras.Sequential(name="net")
         self.net.add(self.stem())
         for i, (num_residuals, num_channels) in enumerate(arch):
-            self.net.add(self.stage(num_residuals, num_channels,
-                                    first_stage=(i == 0), name=f'stage{i + 1}'))
-        self.net.add(tf.keras.Sequential([
-            layers.GlobalAveragePooling2D(),
-            layers.Dense(num_classes)], name='head'))
+            self.net.add(
+                self.stage(
+                    num_residuals,
+                    num_channels,
+                    first_stage=(i == 0),
+                    name=f"stage{i + 1}",
+                )
+            )
+        self.net.add(
+            tf.keras.Sequential(
+                [layers.GlobalAveragePooling2D(), layers.Dense(num_classes)],
+                name="head",
+            )
+        )
 
     @staticmethod
     def stem():
-        """7x7 convolution with stride 2, then 3x3 max-pooling with stride 2."""
-        return tf.keras.Sequential([
-            layers.ZeroPadding2D(3),
-            layers.Conv2D(64, kernel_size=7, strides=2, use_bias=False),
-            batch_norm(), layers.ReLU(),
-            # Zero padding is safe here: after the ReLU every value is >= 0.
-            layers.ZeroPadding2D(1),
-            layers.MaxPool2D(pool_size=3, strides=2)], name='stem')
+        """A 7x7 convolution with stride 2, then 3x3 max-pooling, stride 2."""
+        return tf.keras.Sequential(
+            [
+                layers.ZeroPadding2D(3),
+                layers.Conv2D(64, kernel_size=7, strides=2, use_bias=False),
+                batch_norm(),
+                layers.ReLU(),
+                # Zero padding is safe here: after the ReLU every value is >=
+                # 0.
+                layers.ZeroPadding2D(1),
+                layers.MaxPool2D(pool_size=3, strides=2),
+            ],
+            name="stem",
+        )
 
     @staticmethod
     def stage(num_residuals, num_channels, first_stage=False, name=None):
@@ -49,9 +65,11 @@ class ResNet(tf.keras.Model):
         blocks = []
         for i in range(num_residuals):
             if i == 0 and not first_stage:
-                # Where the shape changes, the shortcut needs a 1x1 convolution.
-                blocks.append(Residual(num_channels, use_1x1conv=True,
-                                       strides=2))
+                # Where the shape changes, the shortcut needs a 1x1
+                # convolution.
+                blocks.append(
+                    Residual(num_channels, use_1x1conv=True, strides=2)
+                )
             else:
                 blocks.append(Residual(num_channels))
         return tf.keras.Sequential(blocks, name=name)
@@ -65,7 +83,9 @@ class ResNet18(ResNet):
     """ResNet-18: four stages of two residual blocks each (64 to 512 channels)."""
 
     def __init__(self, num_classes=10, lr=0.1, **kwargs):
-        super().__init__(RESNET18_ARCH, num_classes=num_classes, lr=lr, **kwargs)
+        super().__init__(
+            RESNET18_ARCH, num_classes=num_classes, lr=lr, **kwargs
+        )
 
 
 def check_channels_last(X, model):
@@ -74,7 +94,8 @@ def check_channels_last(X, model):
     if len(shape) != 4:
         raise ValueError(
             f"expected a 4-D batch of images (batch, height, width, channels), "
-            f"got shape {shape}; add a batch axis with tf.expand_dims(X, 0)")
+            f"got shape {shape}; add a batch axis with tf.expand_dims(X, 0)"
+        )
     _, h, w, c = shape
     conv = model.net.layers[0].layers[1]
     expected = conv.kernel.shape[2] if conv.built else None
@@ -82,7 +103,9 @@ def check_channels_last(X, model):
         return
     looks_nchw = h <= 4 < min(w, c)
     if (expected is not None and c != expected and h == expected) or (
-            expected is None and looks_nchw):
+        expected is None and looks_nchw
+    ):
         raise ValueError(
             f"input of shape {shape} looks channels-first (NCHW); Keras models "
-            f"here expect channels-last (NHWC): use tf.transpose(X, (0, 2, 3, 1))")
+            f"here expect channels-last (NHWC): use tf.transpose(X, (0, 2, 3, 1))"
+        )

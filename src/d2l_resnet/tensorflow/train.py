@@ -12,7 +12,8 @@ from ..training import BaseTrainer, TrainStep, check_mixed_precision
 from .data import FashionMNIST
 from .utils import try_gpu
 
-# The compiled evaluation step: (X, y) -> (summed loss, number of correct predictions).
+# The compiled evaluation step: (X, y) -> (summed loss, number of correct
+# predictions).
 _EvalStep = Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
 
 
@@ -40,29 +41,42 @@ class Trainer(BaseTrainer):
             in between. 1, the default, validates after every epoch.
     """
 
-    def __init__(self, max_epochs: int, device: str | None = None,
-                 mixed_precision: str = "auto", jit_compile: bool | None = None,
-                 plot: bool = True, progress: bool = True, validation_freq: int = 1) -> None:
+    def __init__(
+        self,
+        max_epochs: int,
+        device: str | None = None,
+        mixed_precision: str = "auto",
+        jit_compile: bool | None = None,
+        plot: bool = True,
+        progress: bool = True,
+        validation_freq: int = 1,
+    ) -> None:
         super().__init__(max_epochs, plot, progress, validation_freq)
         self.device = device or try_gpu()
         check_mixed_precision(mixed_precision)
         bf16 = mixed_precision == "bf16" or (
-            mixed_precision == "auto" and _has_fast_bf16(self.device))
-        self.dtype = tf.bfloat16 if bf16 else None  # the compute dtype, as in the others
-        self.jit_compile = "GPU" in self.device if jit_compile is None else jit_compile
+            mixed_precision == "auto" and _has_fast_bf16(self.device)
+        )
+        # the compute dtype, as in the others
+        self.dtype = tf.bfloat16 if bf16 else None
+        self.jit_compile = (
+            "GPU" in self.device if jit_compile is None else jit_compile
+        )
         # (model, its compiled evaluation step), see evaluate
         self._eval_step: tuple[tf.keras.Model, _EvalStep] | None = None
 
     @contextlib.contextmanager
-    def _session(self, model: tf.keras.Model, data: FashionMNIST,
-                 lr: float) -> Iterator[TrainStep]:
+    def _session(
+        self, model: tf.keras.Model, data: FashionMNIST, lr: float
+    ) -> Iterator[TrainStep]:
         if self.dtype is not None and not model.built:
             _compute_in_bf16(model)
         optimizer = tf.keras.optimizers.SGD(learning_rate=lr)
         with tf.device(self.device):
             _build_eagerly(model, optimizer, data)
         loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True, reduction="sum")
+            from_logits=True, reduction="sum"
+        )
 
         @tf.function(jit_compile=self.jit_compile)
         def train_step(X: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
@@ -85,13 +99,18 @@ class Trainer(BaseTrainer):
     def _device_name(self) -> str:
         return self.device.split(":")[-2].strip("/")
 
-    def evaluate(self, model: tf.keras.Model, data: FashionMNIST) -> tuple[float, float]:
+    def evaluate(
+        self, model: tf.keras.Model, data: FashionMNIST
+    ) -> tuple[float, float]:
         """Mean cross-entropy loss and accuracy on the validation set."""
-        # One compiled step per model, kept for the next call: tracing it again on
-        # every validation would cost more than the validation itself.
+        # One compiled step per model, kept for the next call: tracing it again
+        # on every validation would cost more than the validation itself.
         cached = self._eval_step
         if cached is None or cached[0] is not model:
-            cached = self._eval_step = (model, _eval_step(model, self.jit_compile))
+            cached = self._eval_step = (
+                model,
+                _eval_step(model, self.jit_compile),
+            )
         eval_step = cached[1]
         loss_sum, correct, count = tf.zeros(()), tf.zeros(()), 0
         with tf.device(self.device):
@@ -105,20 +124,28 @@ class Trainer(BaseTrainer):
 
 def _eval_step(model: tf.keras.Model, jit_compile: bool) -> _EvalStep:
     """The compiled evaluation step: summed loss and number of correct predictions."""
-    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
+    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction="sum"
+    )
 
     @tf.function(jit_compile=jit_compile)
     def eval_step(X: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         logits = model(X, training=False)
-        correct = tf.reduce_sum(tf.cast(tf.argmax(logits, axis=1, output_type=y.dtype) == y,
-                                        tf.float32))
+        correct = tf.reduce_sum(
+            tf.cast(
+                tf.argmax(logits, axis=1, output_type=y.dtype) == y, tf.float32
+            )
+        )
         return loss_fn(y, logits), correct
 
     return eval_step
 
 
-def _build_eagerly(model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer,
-                   data: FashionMNIST) -> None:
+def _build_eagerly(
+    model: tf.keras.Model,
+    optimizer: tf.keras.optimizers.Optimizer,
+    data: FashionMNIST,
+) -> None:
     """Creates the model's and the optimizer's variables before the steps are traced.
 
     Variables first created inside a ``tf.function`` are lifted out of the graph one
@@ -142,7 +169,9 @@ def _compute_in_bf16(model: tf.keras.Model) -> None:
     layers = list(model._flatten_layers(include_self=False, recursive=True))
     for layer in layers:
         layer.dtype_policy = tf.keras.DTypePolicy("mixed_bfloat16")
-    last = [layer for layer in layers if isinstance(layer, tf.keras.layers.Dense)]
+    last = [
+        layer for layer in layers if isinstance(layer, tf.keras.layers.Dense)
+    ]
     if last:
         last[-1].dtype_policy = tf.keras.DTypePolicy("float32")
 
@@ -151,7 +180,8 @@ def _has_fast_bf16(device: str) -> bool:
     """Whether bf16 math is native here: Ampere or newer GPUs, AVX512-BF16/AMX CPUs."""
     if "GPU" in device:
         details = tf.config.experimental.get_device_details(
-            tf.config.list_physical_devices("GPU")[0])
+            tf.config.list_physical_devices("GPU")[0]
+        )
         return details.get("compute_capability", (0, 0)) >= (8, 0)
     try:
         with open("/proc/cpuinfo") as f:

@@ -17,24 +17,32 @@ def layer_summary(model: tf.keras.Model, input_shape: tuple[int, ...]) -> None:
         print(i18n.t("output_shape", name=layer.name, shape=tuple(X.shape)))
 
 
-def count_params(model: tf.keras.layers.Layer, input_shape: tuple[int, ...]) -> int:
+def count_params(
+    model: tf.keras.layers.Layer, input_shape: tuple[int, ...]
+) -> int:
     """Number of trainable parameters; builds the model with a dummy input first."""
     model(tf.zeros(input_shape), training=False)
     return int(sum(math.prod(w.shape) for w in model.trainable_weights))
 
 
-def block_cost(block: tf.keras.layers.Layer, input_shape: tuple[int, ...]) -> dict[str, int]:
+def block_cost(
+    block: tf.keras.layers.Layer, input_shape: tuple[int, ...]
+) -> dict[str, int]:
     """Parameters and FLOPs of one forward pass of ``block`` on one input of that shape.
 
     FLOPs are read off the traced graph's convolutions and matrix products and
     count a multiply-add as 2, the convention of ``torch.utils.flop_counter``.
     """
     logger, level = tf.get_logger(), tf.get_logger().level
-    logger.setLevel("ERROR")  # building many grouped convolutions warns about retracing
+    # building many grouped convolutions warns about retracing
+    logger.setLevel("ERROR")
     try:
         params = count_params(block, input_shape)
-        graph = tf.function(lambda X: block(X, training=False)).get_concrete_function(
-            tf.TensorSpec(input_shape, tf.float32)).graph
+        graph = (
+            tf.function(lambda X: block(X, training=False))
+            .get_concrete_function(tf.TensorSpec(input_shape, tf.float32))
+            .graph
+        )
     finally:
         logger.setLevel(level)
     return {"params": params, "flops": graph_flops(graph)}
@@ -54,27 +62,44 @@ def graph_flops(graph: tf.Graph) -> int:
         t = op.type
         if t in ("Conv2D", "DepthwiseConv2dNative"):
             kh, kw, cin_per_group, _ = op.inputs[1].shape
-            flops += 2 * math.prod(op.outputs[0].shape) * kh * kw * cin_per_group
-        elif t == "Conv2DBackpropInput":  # inputs: sizes, filter, grad of the output
+            flops += (
+                2 * math.prod(op.outputs[0].shape) * kh * kw * cin_per_group
+            )
+        # inputs: sizes, filter, grad of the output
+        elif t == "Conv2DBackpropInput":
             kh, kw, cin_per_group, _ = op.inputs[1].shape
-            flops += 2 * math.prod(op.inputs[2].shape) * kh * kw * cin_per_group
-        elif t == "Conv2DBackpropFilter":  # inputs: input, filter sizes, grad of output
+            flops += (
+                2 * math.prod(op.inputs[2].shape) * kh * kw * cin_per_group
+            )
+        # inputs: input, filter sizes, grad of output
+        elif t == "Conv2DBackpropFilter":
             kh, kw, cin_per_group, _ = op.outputs[0].shape
-            flops += 2 * math.prod(op.inputs[2].shape) * kh * kw * cin_per_group
+            flops += (
+                2 * math.prod(op.inputs[2].shape) * kh * kw * cin_per_group
+            )
         elif t in ("MatMul", "BatchMatMulV2", "BatchMatMulV3"):
             a = op.inputs[0].shape
-            adj = op.get_attr("transpose_a") if t == "MatMul" else op.get_attr("adj_x")
+            adj = (
+                op.get_attr("transpose_a")
+                if t == "MatMul"
+                else op.get_attr("adj_x")
+            )
             inner = a[-2] if adj else a[-1]
             flops += 2 * math.prod(op.outputs[0].shape) * inner
         elif t.endswith("PartitionedCall"):
-            # Keras runs grouped convolutions on the CPU as a nested (XLA) function.
-            flops += graph_flops(graph._get_function(op.get_attr("f").name).graph)
+            # Keras runs grouped convolutions on the CPU as a nested (XLA)
+            # function.
+            flops += graph_flops(
+                graph._get_function(op.get_attr("f").name).graph
+            )
     return int(flops)
 
 
 def _live_ops(graph: tf.Graph) -> list[tf.Operation]:
     """The ops that the graph's outputs and control outputs depend on."""
-    roots = [t.op for t in graph.outputs] + list(getattr(graph, "control_outputs", []))
+    roots = [t.op for t in graph.outputs] + list(
+        getattr(graph, "control_outputs", [])
+    )
     seen: set[str] = set()
     stack = list(roots)
     while stack:
@@ -108,7 +133,8 @@ def use_memory_growth() -> None:
     for gpu in tf.config.list_physical_devices("GPU"):
         try:
             tf.config.experimental.set_memory_growth(gpu, True)
-        except RuntimeError:  # the GPU was initialized already; nothing to change
+        # the GPU was initialized already; nothing to change
+        except RuntimeError:
             pass
 
 

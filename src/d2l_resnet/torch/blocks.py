@@ -5,11 +5,13 @@ from torch.nn import functional as F
 
 
 class Residual(nn.Module):
-    """The basic residual block of ResNet-18 and ResNet-34 (He et al., 2016, Fig. 2).
+    """The basic residual block of ResNet-18 and ResNet-34 (He et al., 2016,
+    Fig. 2).
 
-    Two 3x3 convolutions, each followed by batch normalization, compute the residual
-    g(x); the block returns ReLU(g(x) + x). When the block changes the number of
-    channels or the resolution, a 1x1 convolution reshapes x on the shortcut.
+    Two 3x3 convolutions, each followed by batch normalization, compute the
+    residual g(x); the block returns ReLU(g(x) + x). When the block changes
+    the number of channels or the resolution, a 1x1 convolution reshapes x on
+    the shortcut.
 
     Args:
         num_channels: Output channels of both 3x3 convolutions.
@@ -21,16 +23,20 @@ class Residual(nn.Module):
 
     def __init__(self, num_channels, use_1x1conv=False, strides=1):
         super().__init__()
-        # No bias before batch normalization: its shift beta makes a bias redundant.
-        self.conv1 = nn.LazyConv2d(num_channels, kernel_size=3, padding=1,
-                                   stride=strides, bias=False)
+        # No bias before batch normalization: its shift beta makes a bias
+        # redundant.
+        self.conv1 = nn.LazyConv2d(
+            num_channels, kernel_size=3, padding=1, stride=strides, bias=False
+        )
         self.bn1 = nn.LazyBatchNorm2d()
-        self.conv2 = nn.LazyConv2d(num_channels, kernel_size=3, padding=1,
-                                   bias=False)
+        self.conv2 = nn.LazyConv2d(
+            num_channels, kernel_size=3, padding=1, bias=False
+        )
         self.bn2 = nn.LazyBatchNorm2d()
         if use_1x1conv:
-            self.conv3 = nn.LazyConv2d(num_channels, kernel_size=1,
-                                       stride=strides)
+            self.conv3 = nn.LazyConv2d(
+                num_channels, kernel_size=1, stride=strides
+            )
         else:
             self.conv3 = None
 
@@ -55,25 +61,34 @@ class ResNeXtBlock(nn.Module):
         strides: Stride of the 3x3 convolution and of the shortcut.
     """
 
-    def __init__(self, num_channels, groups, bot_mul, use_1x1conv=False,
-                 strides=1):
+    def __init__(
+        self, num_channels, groups, bot_mul, use_1x1conv=False, strides=1
+    ):
         super().__init__()
         bot_channels = int(round(num_channels * bot_mul))
         if groups < 1 or bot_channels % groups:
             raise ValueError(
                 f"groups={groups} must divide the {bot_channels} bottleneck "
                 f"channels (num_channels * bot_mul); choose a divisor of "
-                f"{bot_channels} or change num_channels or bot_mul")
+                f"{bot_channels} or change num_channels or bot_mul"
+            )
         self.conv1 = nn.LazyConv2d(bot_channels, kernel_size=1, bias=False)
         self.bn1 = nn.LazyBatchNorm2d()
-        self.conv2 = nn.LazyConv2d(bot_channels, kernel_size=3, padding=1,
-                                   stride=strides, groups=groups, bias=False)
+        self.conv2 = nn.LazyConv2d(
+            bot_channels,
+            kernel_size=3,
+            padding=1,
+            stride=strides,
+            groups=groups,
+            bias=False,
+        )
         self.bn2 = nn.LazyBatchNorm2d()
         self.conv3 = nn.LazyConv2d(num_channels, kernel_size=1, bias=False)
         self.bn3 = nn.LazyBatchNorm2d()
         if use_1x1conv:
-            self.conv4 = nn.LazyConv2d(num_channels, kernel_size=1,
-                                       stride=strides, bias=False)
+            self.conv4 = nn.LazyConv2d(
+                num_channels, kernel_size=1, stride=strides, bias=False
+            )
             self.bn4 = nn.LazyBatchNorm2d()
         else:
             self.conv4 = None

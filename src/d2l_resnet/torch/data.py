@@ -25,15 +25,21 @@ class FashionMNIST(_data.FashionMNISTBase):
         super().__init__(*args, **kwargs)
         self.generator = torch.Generator().manual_seed(self.seed)
 
-    def _convert(self, images: np.ndarray,
-                 labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def _convert(
+        self, images: np.ndarray, labels: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels)
 
     def _permutation(self, n: int) -> torch.Tensor:
         return torch.randperm(n, generator=self.generator)
 
-    def _batch(self, images: torch.Tensor, labels: torch.Tensor, index: slice | torch.Tensor,
-               device: torch.device | str | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _batch(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        index: slice | torch.Tensor,
+        device: torch.device | str | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         X, y = images[index], labels[index]
         if device is not None:
             X = X.to(device, non_blocking=True)
@@ -45,6 +51,11 @@ def resize_batch(X: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """uint8 NCHW images to float32 in [0, 1], bilinearly resized to ``size``."""
     X = X.float().div_(255)
     if tuple(X.shape[-2:]) != tuple(size):
-        X = F.interpolate(X, size=size, mode="bilinear", align_corners=False,
-                          antialias=X.shape[-1] > size[1])
+        X = F.interpolate(
+            X,
+            size=size,
+            mode="bilinear",
+            align_corners=False,
+            antialias=X.shape[-1] > size[1],
+        )
     return X

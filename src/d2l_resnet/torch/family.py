@@ -17,17 +17,31 @@ from torch.nn import functional as F
 from ..variants import Variant, as_variant, check_lesion_inputs, lesion_result
 
 
-def conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-            groups: int = 1) -> nn.Sequential:
+def conv_bn(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    stride: int = 1,
+    groups: int = 1,
+) -> nn.Sequential:
     """A bias-free convolution that keeps the size at stride 1, then batch norm."""
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
-                  padding=kernel_size // 2, groups=groups, bias=False),
-        nn.BatchNorm2d(out_channels))
+        nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=kernel_size // 2,
+            groups=groups,
+            bias=False,
+        ),
+        nn.BatchNorm2d(out_channels),
+    )
 
 
-def projection(in_channels: int, out_channels: int, stride: int,
-               with_bn: bool = True) -> nn.Module | None:
+def projection(
+    in_channels: int, out_channels: int, stride: int, with_bn: bool = True
+) -> nn.Module | None:
     """The shortcut: identity (None) if the shape is kept, else a 1x1 convolution."""
     if in_channels == out_channels and stride == 1:
         return None
@@ -39,15 +53,23 @@ def projection(in_channels: int, out_channels: int, stride: int,
 class BasicBlock(nn.Module):
     """Two 3x3 convolutions (He et al., 2016a, Fig. 5 left); shortcut optional."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
-                 shortcut: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        shortcut: bool = True,
+    ) -> None:
         super().__init__()
         self.branch = nn.Sequential(
-            conv_bn(in_channels, out_channels, 3, stride), nn.ReLU(),
-            conv_bn(out_channels, out_channels, 3))
+            conv_bn(in_channels, out_channels, 3, stride),
+            nn.ReLU(),
+            conv_bn(out_channels, out_channels, 3),
+        )
         self.use_shortcut = shortcut
-        self.shortcut = (projection(in_channels, out_channels, stride)
-                         if shortcut else None)
+        self.shortcut = (
+            projection(in_channels, out_channels, stride) if shortcut else None
+        )
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         Y = self.branch(X)
@@ -57,22 +79,34 @@ class BasicBlock(nn.Module):
 
 
 class Bottleneck(nn.Module):
-    """1x1 reduce, 3x3 (grouped for ResNeXt), 1x1 expand (He et al., 2016a, Fig. 5
-    right; Xie et al., 2017, Fig. 3c). ``stride_on`` picks the convolution that
-    downsamples: the paper's ResNets use the first 1x1, ResNeXt the 3x3."""
+    """1x1 reduce, 3x3 (grouped for ResNeXt), 1x1 expand (He et al., 2016a,
+    Fig. 5 right; Xie et al., 2017, Fig. 3c). ``stride_on`` picks the
+    convolution that downsamples: the paper's ResNets use the first 1x1,
+    ResNeXt the 3x3."""
 
-    def __init__(self, in_channels: int, out_channels: int, bot_channels: int,
-                 stride: int = 1, groups: int = 1, stride_on: str = "1x1",
-                 shortcut: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        bot_channels: int,
+        stride: int = 1,
+        groups: int = 1,
+        stride_on: str = "1x1",
+        shortcut: bool = True,
+    ) -> None:
         super().__init__()
         s1, s3 = (stride, 1) if stride_on == "1x1" else (1, stride)
         self.branch = nn.Sequential(
-            conv_bn(in_channels, bot_channels, 1, s1), nn.ReLU(),
-            conv_bn(bot_channels, bot_channels, 3, s3, groups), nn.ReLU(),
-            conv_bn(bot_channels, out_channels, 1))
+            conv_bn(in_channels, bot_channels, 1, s1),
+            nn.ReLU(),
+            conv_bn(bot_channels, bot_channels, 3, s3, groups),
+            nn.ReLU(),
+            conv_bn(bot_channels, out_channels, 1),
+        )
         self.use_shortcut = shortcut
-        self.shortcut = (projection(in_channels, out_channels, stride)
-                         if shortcut else None)
+        self.shortcut = (
+            projection(in_channels, out_channels, stride) if shortcut else None
+        )
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         Y = self.branch(X)
@@ -82,22 +116,33 @@ class Bottleneck(nn.Module):
 
 
 class PreActBlock(nn.Module):
-    """Pre-activation basic block (He et al., 2016b, Fig. 1b): BN, ReLU, conv, twice.
+    """Pre-activation basic block (He et al., 2016b, Fig. 1b): BN, ReLU,
+    conv, twice.
 
     Nothing follows the addition, so the shortcuts form a clean path from the
     input to the output. A projection shortcut reads the pre-activated input.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
-                 shortcut: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        shortcut: bool = True,
+    ) -> None:
         super().__init__()
         self.bn1 = nn.BatchNorm2d(in_channels)
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.conv1 = nn.Conv2d(
+            in_channels, out_channels, 3, stride, 1, bias=False
+        )
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
         self.use_shortcut = shortcut
-        self.shortcut = (projection(in_channels, out_channels, stride, with_bn=False)
-                         if shortcut else None)
+        self.shortcut = (
+            projection(in_channels, out_channels, stride, with_bn=False)
+            if shortcut
+            else None
+        )
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         A = F.relu(self.bn1(X))
@@ -112,21 +157,32 @@ class PreActBlock(nn.Module):
 class PreActBottleneck(nn.Module):
     """Pre-activation bottleneck (He et al., 2016b): (BN, ReLU, conv) x 3."""
 
-    def __init__(self, in_channels: int, out_channels: int, bot_channels: int,
-                 stride: int = 1, groups: int = 1, stride_on: str = "1x1",
-                 shortcut: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        bot_channels: int,
+        stride: int = 1,
+        groups: int = 1,
+        stride_on: str = "1x1",
+        shortcut: bool = True,
+    ) -> None:
         super().__init__()
         s1, s3 = (stride, 1) if stride_on == "1x1" else (1, stride)
         self.bn1 = nn.BatchNorm2d(in_channels)
         self.conv1 = nn.Conv2d(in_channels, bot_channels, 1, s1, bias=False)
         self.bn2 = nn.BatchNorm2d(bot_channels)
-        self.conv2 = nn.Conv2d(bot_channels, bot_channels, 3, s3, 1, groups=groups,
-                               bias=False)
+        self.conv2 = nn.Conv2d(
+            bot_channels, bot_channels, 3, s3, 1, groups=groups, bias=False
+        )
         self.bn3 = nn.BatchNorm2d(bot_channels)
         self.conv3 = nn.Conv2d(bot_channels, out_channels, 1, bias=False)
         self.use_shortcut = shortcut
-        self.shortcut = (projection(in_channels, out_channels, stride, with_bn=False)
-                         if shortcut else None)
+        self.shortcut = (
+            projection(in_channels, out_channels, stride, with_bn=False)
+            if shortcut
+            else None
+        )
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         A = F.relu(self.bn1(X))
@@ -140,34 +196,51 @@ class PreActBottleneck(nn.Module):
 
 # The block class of each kind, by the name that Variant.block_class gives.
 BLOCKS: dict[str, type[nn.Module]] = {
-    cls.__name__: cls for cls in (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck)}
+    cls.__name__: cls
+    for cls in (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck)
+}
 
 
 class FamilyResNet(nn.Module):
     """A network of the ResNet family; ``build_resnet`` makes one from a variant."""
 
-    def __init__(self, net: nn.Sequential, spec: Variant, in_channels: int,
-                 lr: float) -> None:
+    def __init__(
+        self, net: nn.Sequential, spec: Variant, in_channels: int, lr: float
+    ) -> None:
         super().__init__()
-        self.net, self.spec, self.in_channels, self.lr = net, spec, in_channels, lr
+        self.net, self.spec, self.in_channels, self.lr = (
+            net,
+            spec,
+            in_channels,
+            lr,
+        )
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         if X.dim() != 4:
             raise ValueError(
                 f"expected a 4-D batch of images (batch, channels, height, width), "
-                f"got shape {tuple(X.shape)}; add a batch axis with X.unsqueeze(0)")
+                f"got shape {tuple(X.shape)}; add a batch axis with X.unsqueeze(0)"
+            )
         expected = self.in_channels
         if X.shape[1] != expected:
-            hint = (": the input looks channels-last (NHWC), use X.permute(0, 3, 1, 2)"
-                    if X.shape[-1] == expected else "")
+            hint = (
+                ": the input looks channels-last (NHWC), use X.permute(0, 3, 1, 2)"
+                if X.shape[-1] == expected
+                else ""
+            )
             raise ValueError(
                 f"{self.spec.name} was built for {expected} input channels, got input of "
-                f"shape {tuple(X.shape)} (NCHW){hint}")
+                f"shape {tuple(X.shape)} (NCHW){hint}"
+            )
         return self.net(X)
 
 
-def build_resnet(spec: Variant | str, num_classes: int = 1000, in_channels: int = 3,
-                 lr: float = 0.1) -> FamilyResNet:
+def build_resnet(
+    spec: Variant | str,
+    num_classes: int = 1000,
+    in_channels: int = 3,
+    lr: float = 0.1,
+) -> FamilyResNet:
     """Builds the network described by ``spec`` (a ``Variant`` or its name).
 
     Example: ``build_resnet("ResNet-50")`` is the paper's ImageNet ResNet-50;
@@ -178,23 +251,40 @@ def build_resnet(spec: Variant | str, num_classes: int = 1000, in_channels: int 
     if spec.stem == "imagenet":
         stem = nn.Sequential(
             nn.Conv2d(in_channels, c, 7, stride=2, padding=3, bias=False),
-            nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(3, stride=2, padding=1))
+            nn.BatchNorm2d(c),
+            nn.ReLU(),
+            nn.MaxPool2d(3, stride=2, padding=1),
+        )
     else:
-        stem = nn.Sequential(nn.Conv2d(in_channels, c, 3, padding=1, bias=False),
-                             nn.BatchNorm2d(c), nn.ReLU())
+        stem = nn.Sequential(
+            nn.Conv2d(in_channels, c, 3, padding=1, bias=False),
+            nn.BatchNorm2d(c),
+            nn.ReLU(),
+        )
     block = BLOCKS[spec.block_class]
     net = nn.Sequential()
     net.add_module("stem", stem)
     for s, stage in enumerate(spec.block_args()):
-        net.add_module(f"stage{s + 1}", nn.Sequential(*(block(**args) for args in stage)))
+        net.add_module(
+            f"stage{s + 1}", nn.Sequential(*(block(**args) for args in stage))
+        )
     c = spec.widths[-1]
     head = [nn.BatchNorm2d(c), nn.ReLU()] if spec.preact else []
-    net.add_module("head", nn.Sequential(
-        *head, nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(c, num_classes)))
+    net.add_module(
+        "head",
+        nn.Sequential(
+            *head,
+            nn.AdaptiveAvgPool2d((1, 1)),
+            nn.Flatten(),
+            nn.Linear(c, num_classes),
+        ),
+    )
     return FamilyResNet(net, spec, in_channels, lr)
 
 
-def gradient_norms(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> list[float]:
+def gradient_norms(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor
+) -> list[float]:
     """L2 norm of the loss gradient for each convolution's weight, input to output
     (shortcut projections left out), after one forward and backward pass in
     training mode."""
@@ -204,15 +294,22 @@ def gradient_norms(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> list[f
     norms: list[float] = []
     for name, m in model.named_modules():
         if isinstance(m, nn.Conv2d) and "shortcut" not in name:
-            # backward() gave a gradient to every weight that the loss depends on; only
-            # a convolution that took no part in the forward pass has none
-            assert m.weight.grad is not None, f"{name} took no part in the loss"
+            # backward() gave a gradient to every weight that the loss depends
+            # on; only a convolution that took no part in the forward pass has
+            # none
+            assert m.weight.grad is not None, (
+                f"{name} took no part in the loss"
+            )
             norms.append(m.weight.grad.norm().item())
     return norms
 
 
-def lesion_accuracies(model: FamilyResNet, X: torch.Tensor, y: torch.Tensor,
-                      batch_size: int = 128) -> dict[str, Any]:
+def lesion_accuracies(
+    model: FamilyResNet,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int = 128,
+) -> dict[str, Any]:
     """Accuracy of ``model`` on ``(X, y)``, intact and with each block deleted in turn.
 
     The lesion experiment of Veit et al. (2016): deleting a block at test time makes
@@ -240,38 +337,49 @@ def lesion_accuracies(model: FamilyResNet, X: torch.Tensor, y: torch.Tensor,
     from .train import _autocast_dtype
 
     check_lesion_inputs(model, FamilyResNet, len(X), len(y), batch_size)
-    # build_resnet's net: a Sequential stem, Sequential stages of blocks, a Sequential
-    # head, and the stem's first layer a convolution; the attribute access that nn.Module
-    # types as Tensor | Module cannot know it.
+    # build_resnet's net: a Sequential stem, Sequential stages of blocks, a
+    # Sequential head, and the stem's first layer a convolution; the attribute
+    # access that nn.Module types as Tensor | Module cannot know it.
     stem = cast(nn.Sequential, model.net.stem)
     head = cast(nn.Sequential, model.net.head)
-    blocks = [block for name, stage in model.net.named_children()
-              if name.startswith("stage") for block in cast(nn.Sequential, stage)]
+    blocks = [
+        block
+        for name, stage in model.net.named_children()
+        if name.startswith("stage")
+        for block in cast(nn.Sequential, stage)
+    ]
     deletable = model.spec.deletable_blocks()
     device = next(model.parameters()).device
     dtype = _autocast_dtype("auto", device)
     stem_conv = cast(nn.Conv2d, stem[0])
-    channels_last = stem_conv.weight.is_contiguous(memory_format=torch.channels_last)
+    channels_last = stem_conv.weight.is_contiguous(
+        memory_format=torch.channels_last
+    )
     model.eval()
     with torch.inference_mode():
         model(X[:1].to(device))  # checks the layout and the number of channels
         correct = torch.zeros(1 + sum(deletable), dtype=torch.long)
-        autocast = (torch.autocast(device.type, dtype=dtype) if dtype is not None
-                    else contextlib.nullcontext())
+        autocast = (
+            torch.autocast(device.type, dtype=dtype)
+            if dtype is not None
+            else contextlib.nullcontext()
+        )
         with autocast:
             for start in range(0, len(y), batch_size):
-                Xb = X[start:start + batch_size].to(device)
+                Xb = X[start : start + batch_size].to(device)
                 if channels_last:
                     Xb = Xb.contiguous(memory_format=torch.channels_last)
-                yb = y[start:start + batch_size].to(device)
-                inputs: list[torch.Tensor] = [stem(Xb)]  # inputs[k]: the input of block k
+                yb = y[start : start + batch_size].to(device)
+                # inputs[k]: the input of block k
+                inputs: list[torch.Tensor] = [stem(Xb)]
                 for block in blocks:
                     inputs.append(block(inputs[-1]))
                 correct[0] += (head(inputs[-1]).argmax(1) == yb).sum().cpu()
                 lesions = (k for k, ok in enumerate(deletable) if ok)
                 for i, k in enumerate(lesions, start=1):
-                    H = inputs[k]  # block k deleted: its input goes on to block k + 1
-                    for block in blocks[k + 1:]:
+                    # block k deleted: its input goes on to block k + 1
+                    H = inputs[k]
+                    for block in blocks[k + 1 :]:
                         H = block(H)
                     correct[i] += (head(H).argmax(1) == yb).sum().cpu()
     return lesion_result(correct.tolist(), deletable, len(y))

@@ -10,7 +10,8 @@ RESNET18_ARCH = ((2, 64), (2, 128), (2, 256), (2, 512))
 
 
 class ResNet(nn.Module):
-    """A ResNet: stem, stages of residual blocks, global average pooling, classifier.
+    """A ResNet: stem, stages of residual blocks, global average pooling and
+    a classifier.
 
     Args:
         arch: One ``(num_residuals, num_channels)`` pair per stage.
@@ -25,19 +26,28 @@ class ResNet(nn.Module):
         self.net = nn.Sequential()
         self.net.add_module("stem", self.stem())
         for i, (num_residuals, num_channels) in enumerate(arch):
-            self.net.add_module(f"stage{i + 1}", self.stage(
-                num_residuals, num_channels, first_stage=(i == 0)))
-        self.net.add_module("head", nn.Sequential(
-            nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
-            nn.LazyLinear(num_classes)))
+            self.net.add_module(
+                f"stage{i + 1}",
+                self.stage(num_residuals, num_channels, first_stage=(i == 0)),
+            )
+        self.net.add_module(
+            "head",
+            nn.Sequential(
+                nn.AdaptiveAvgPool2d((1, 1)),
+                nn.Flatten(),
+                nn.LazyLinear(num_classes),
+            ),
+        )
 
     @staticmethod
     def stem():
-        """7x7 convolution with stride 2, then 3x3 max-pooling with stride 2."""
+        """A 7x7 convolution with stride 2, then 3x3 max-pooling, stride 2."""
         return nn.Sequential(
             nn.LazyConv2d(64, kernel_size=7, stride=2, padding=3, bias=False),
-            nn.LazyBatchNorm2d(), nn.ReLU(),
-            nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+            nn.LazyBatchNorm2d(),
+            nn.ReLU(),
+            nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+        )
 
     @staticmethod
     def stage(num_residuals, num_channels, first_stage=False):
@@ -45,9 +55,11 @@ class ResNet(nn.Module):
         blocks = []
         for i in range(num_residuals):
             if i == 0 and not first_stage:
-                # Where the shape changes, the shortcut needs a 1x1 convolution.
-                blocks.append(Residual(num_channels, use_1x1conv=True,
-                                       strides=2))
+                # Where the shape changes, the shortcut needs a 1x1
+                # convolution.
+                blocks.append(
+                    Residual(num_channels, use_1x1conv=True, strides=2)
+                )
             else:
                 blocks.append(Residual(num_channels))
         return nn.Sequential(*blocks)
@@ -69,14 +81,21 @@ def check_channels_first(X: torch.Tensor, model: ResNet) -> None:
     if X.dim() != 4:
         raise ValueError(
             f"expected a 4-D batch of images (batch, channels, height, width), "
-            f"got shape {tuple(X.shape)}; add a batch axis with X.unsqueeze(0)")
+            f"got shape {tuple(X.shape)}; add a batch axis with X.unsqueeze(0)"
+        )
     first_conv = model.net.stem[0]
     lazy = isinstance(first_conv, nn.modules.lazy.LazyModuleMixin)
-    expected = None if lazy and first_conv.has_uninitialized_params() else first_conv.in_channels
+    expected = (
+        None
+        if lazy and first_conv.has_uninitialized_params()
+        else first_conv.in_channels
+    )
     _, c, h, w = X.shape
     looks_nhwc = X.shape[-1] <= 4 < min(c, h)
     if (expected is not None and c != expected and w == expected) or (
-            expected is None and looks_nhwc):
+        expected is None and looks_nhwc
+    ):
         raise ValueError(
             f"input of shape {tuple(X.shape)} looks channels-last (NHWC); PyTorch "
-            f"models expect channels-first (NCHW): use X.permute(0, 3, 1, 2)")
+            f"models expect channels-first (NCHW): use X.permute(0, 3, 1, 2)"
+        )

@@ -38,26 +38,40 @@ class Trainer(BaseTrainer):
             in between. 1, the default, validates after every epoch.
     """
 
-    def __init__(self, max_epochs: int, device: str | torch.device | None = None,
-                 mixed_precision: str = "auto", channels_last: bool = True, plot: bool = True,
-                 progress: bool = True, validation_freq: int = 1) -> None:
+    def __init__(
+        self,
+        max_epochs: int,
+        device: str | torch.device | None = None,
+        mixed_precision: str = "auto",
+        channels_last: bool = True,
+        plot: bool = True,
+        progress: bool = True,
+        validation_freq: int = 1,
+    ) -> None:
         super().__init__(max_epochs, plot, progress, validation_freq)
         self.device = torch.device(device) if device is not None else try_gpu()
         self.dtype = _autocast_dtype(mixed_precision, self.device)
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.memory_format = (
+            torch.channels_last if channels_last else torch.contiguous_format
+        )
 
     @contextlib.contextmanager
-    def _session(self, model: nn.Module, data: FashionMNIST,
-                 lr: float) -> Iterator[TrainStep]:
+    def _session(
+        self, model: nn.Module, data: FashionMNIST, lr: float
+    ) -> Iterator[TrainStep]:
         first_X, _ = next(iter(data.train_dataloader()))
         model.to(self.device)
-        with torch.no_grad():  # build the lazy layers before the optimizer sees them
+        # build the lazy layers before the optimizer sees them
+        with torch.no_grad():
             model.eval()
             model(first_X[:2].to(self.device))
-        # Module.to takes memory_format at run time; torch's stubs leave it out.
+        # Module.to takes memory_format at run time; torch's stubs leave it
+        # out.
         model.to(memory_format=self.memory_format)  # type: ignore[call-overload]
         optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-        scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
+        scaler = torch.amp.GradScaler(
+            self.device.type, enabled=self.dtype == torch.float16
+        )
 
         def train_step(X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             X = X.contiguous(memory_format=self.memory_format)
@@ -86,7 +100,9 @@ class Trainer(BaseTrainer):
         model.train()
 
     @torch.inference_mode()
-    def evaluate(self, model: nn.Module, data: FashionMNIST) -> tuple[float, float]:
+    def evaluate(
+        self, model: nn.Module, data: FashionMNIST
+    ) -> tuple[float, float]:
         """Mean cross-entropy loss and accuracy on the validation set."""
         model.eval()
         loss_sum = torch.zeros((), device=self.device)
@@ -115,7 +131,9 @@ def _autocast_dtype(mode: str, device: torch.device) -> torch.dtype | None:
     if mode == "fp16":
         return torch.float16
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return (
+            torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        )
     if device.type == "cpu" and _cpu_has_fast_bf16():
         return torch.bfloat16
     return None

@@ -43,7 +43,9 @@ def count_params(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def block_cost(block: nn.Module, input_shape: tuple[int, ...]) -> dict[str, int]:
+def block_cost(
+    block: nn.Module, input_shape: tuple[int, ...]
+) -> dict[str, int]:
     """Parameters and FLOPs of one forward pass of ``block`` on one input of that shape.
 
     FLOPs count a multiply-add as 2 (the convention of ``torch.utils.flop_counter``);
@@ -65,7 +67,10 @@ def try_gpu() -> torch.device:
     """The first CUDA GPU, else Apple's MPS, else the CPU."""
     if torch.cuda.is_available():
         return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+    if (
+        getattr(torch.backends, "mps", None)
+        and torch.backends.mps.is_available()
+    ):
         return torch.device("mps")
     return torch.device("cpu")
 
