@@ -11,6 +11,7 @@ Needs the built book (``python tools/build_book.py``); skipped without it except
 
 import os
 import re
+import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -159,6 +160,18 @@ def ids_of(page: Path) -> set:
         parser.feed(page.read_text())
         _ids[page] = parser.ids
     return _ids[page]
+
+
+def test_every_name_a_notebook_uses_is_defined_in_it():
+    """A notebook holds one framework's cells, so a name that the page imports only in
+    another framework's cell (the resnet-model page's TensorFlow ResNet once used the
+    PyTorch cell's check_arch) is a NameError in Colab. ruff reads the notebooks."""
+    notebooks = [str(derived(src, fw)) for src, fw in CASES]
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--select",
+         "F821", "--output-format", "concise", *notebooks],
+        capture_output=True, text=True)
+    assert ruff.returncode == 0, f"undefined names:\n{ruff.stdout}"
 
 
 def test_links_lead_to_pages_and_anchors_of_the_site(case):

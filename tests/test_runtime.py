@@ -1,12 +1,14 @@
 """The sizing rule, input validation helpers and localized messages."""
 
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 
 from d2l_resnet import i18n, runtime
+from d2l_resnet.registry import FRAMEWORKS
 
 
 @pytest.fixture(autouse=True)
@@ -215,3 +217,28 @@ def test_the_onednn_setting_turns_tensorflows_onednn_kernels_on():
     off = _tensorflow_import("import tensorflow", TF_CPP_MIN_LOG_LEVEL="0",
                              TF_ENABLE_ONEDNN_OPTS="0")
     assert line in on.stderr and line not in off.stderr
+
+
+def _batch(layout, channels, size=32):
+    return (2, channels, size, size) if layout == "NCHW" else (2, size, size, channels)
+
+
+@pytest.mark.parametrize("tag", list(FRAMEWORKS))
+def test_one_image_check_for_every_framework(tag):
+    fw = FRAMEWORKS[tag]
+    other = "NHWC" if fw.layout == "NCHW" else "NCHW"
+    for in_channels in (None, 1):  # a model that has not seen input yet, a built one
+        runtime.check_images(_batch(fw.layout, 1), tag, in_channels)
+        with pytest.raises(ValueError, match=re.escape(
+                f"looks {other}") + r".*use " + re.escape(fw.from_other_layout)):
+            runtime.check_images(_batch(other, 1), tag, in_channels)
+        with pytest.raises(ValueError, match=r"expects a 4-D batch .*add a batch axis with "
+                           + re.escape(fw.add_batch_axis)):
+            runtime.check_images(_batch(fw.layout, 1)[1:], tag, in_channels)
+    with pytest.raises(ValueError, match=r"ResNet-8 was built for 3 input channels, got "
+                       r"input of shape .*; build it with in_channels=1"):
+        runtime.check_images(_batch(fw.layout, 1), tag, 3, "ResNet-8")
+    # Unbuilt, a batch of 4 small maps of many channels is not taken for the other layout.
+    runtime.check_images(_batch(fw.layout, 64, size=4), tag)
+    if fw.layout == "NHWC":  # Keras traces with unknown axes
+        runtime.check_images((None, None, None, 1), tag, 1)

@@ -29,6 +29,12 @@ class Framework:
     name: str  # its name on the tabs
     # the library's subpackage, d2l_resnet.<package>, and the import name
     package: str
+    # the axes of its image batches, "NCHW" or "NHWC", and the code a reader
+    # runs to give one image X a batch axis or to bring a batch X of the other
+    # layout into this one (named by runtime.check_images' messages)
+    layout: str
+    add_batch_axis: str
+    from_other_layout: str
 
 
 LANGUAGES = {
@@ -44,8 +50,29 @@ LANGUAGES = {
 FRAMEWORKS = {
     fw.tag: fw
     for fw in (
-        Framework("pytorch", "PyTorch", "torch"),
-        Framework("tensorflow", "TensorFlow", "tensorflow"),
-        Framework("jax", "JAX", "jax"),
+        Framework(
+            tag="pytorch",
+            name="PyTorch",
+            package="torch",
+            layout="NCHW",
+            add_batch_axis="X.unsqueeze(0)",
+            from_other_layout="X.permute(0, 3, 1, 2)",
+        ),
+        Framework(
+            tag="tensorflow",
+            name="TensorFlow",
+            package="tensorflow",
+            layout="NHWC",
+            add_batch_axis="tf.expand_dims(X, 0)",
+            from_other_layout="tf.transpose(X, (0, 2, 3, 1))",
+        ),
+        Framework(
+            tag="jax",
+            name="JAX",
+            package="jax",
+            layout="NHWC",
+            add_batch_axis="X[None]",
+            from_other_layout="jnp.transpose(X, (0, 2, 3, 1))",
+        ),
     )
 }

@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from . import i18n
+from .registry import FRAMEWORKS
 
 SIZE_ENV = "D2L_RESNET_SIZE"
 
@@ -241,6 +243,68 @@ def check_positive_int(name: str, value: int) -> int:
 
 
 STEM_CHANNELS = 64
+
+
+_LAYOUT_NAMES = {"NCHW": "channels-first", "NHWC": "channels-last"}
+_AXES = {
+    "NCHW": "(batch, channels, height, width)",
+    "NHWC": "(batch, height, width, channels)",
+}
+
+
+def check_images(
+    shape: Sequence[int | None],
+    framework: str,
+    in_channels: int | None = None,
+    model: str = "the model",
+) -> None:
+    """Fails early, naming the fix, on input that is not a batch of images in
+    the framework's layout (``registry.FRAMEWORKS[framework].layout``).
+
+    The one input check of the three frameworks' models. With ``in_channels``
+    known, a batch must have that many channels; one that has them on the
+    other layout's channel axis is named as that layout. Without it (PyTorch's
+    lazy and Keras's unbuilt layers before their first input), a batch is
+    refused only when it plainly is the other layout: at most 4 entries on the
+    other layout's channel axis and more than 4 on each of the two others.
+
+    Args:
+        shape: The input's shape (``None`` for an axis Keras does not know).
+        framework: A tag of ``registry.FRAMEWORKS``: ``"pytorch"``, ...
+        in_channels: The channels the model was built for, if known.
+        model: The model's name, for the message.
+    """
+    fw = FRAMEWORKS[framework]
+    other = "NHWC" if fw.layout == "NCHW" else "NCHW"
+    shape = tuple(shape)
+    if len(shape) != 4:
+        raise ValueError(
+            f"{model} expects a 4-D batch of images {_AXES[fw.layout]}, got "
+            f"shape {shape}; add a batch axis with {fw.add_batch_axis}"
+        )
+    axis, other_axis = (1, 3) if fw.layout == "NCHW" else (3, 1)
+    channels, others = shape[axis], shape[other_axis]
+    if in_channels is None:
+        rest = [shape[i] for i in (1, 2, 3) if i != other_axis]
+        swapped = (
+            others is not None
+            and others <= 4
+            and all(n is not None and n > 4 for n in rest)
+        )
+    else:
+        swapped = channels != in_channels and others == in_channels
+    if swapped:
+        raise ValueError(
+            f"{model} expects {fw.layout} images {_AXES[fw.layout]}; the input "
+            f"of shape {shape} looks {other} ({_LAYOUT_NAMES[other]}): use "
+            f"{fw.from_other_layout}"
+        )
+    if in_channels is not None and channels not in (None, in_channels):
+        raise ValueError(
+            f"{model} was built for {in_channels} input channels, got input of "
+            f"shape {shape} ({fw.layout}); build it with "
+            f"in_channels={channels}"
+        )
 
 
 def check_arch(arch: tuple[tuple[int, int], ...]) -> None:

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
 
+from ..runtime import check_images
 from ..variants import Variant, as_variant, check_lesion_inputs, lesion_result
 from .layers import (
     BatchNorm,
@@ -28,7 +28,6 @@ from .layers import (
     linear,
     max_pool,
 )
-from .models import check_channels_last
 
 
 def conv_bn(
@@ -241,15 +240,13 @@ class FamilyResNet(nnx.Module):
     def __init__(
         self, net: Named, spec: Variant, in_channels: int, lr: float
     ) -> None:
-        self.net, self.spec, self.in_channels, self.lr = (
-            net,
-            spec,
-            in_channels,
-            lr,
-        )
+        self.net = net
+        self.spec = spec
+        self.in_channels = in_channels
+        self.lr = lr
 
     def __call__(self, X: jax.Array) -> jax.Array:
-        check_channels_last(X, self.in_channels, self.spec.name)
+        check_images(X.shape, "jax", self.in_channels, self.spec.name)
         return self.net(X)
 
 
@@ -344,7 +341,7 @@ def lesion_accuracies(
     from .train import Trainer, compute_dtype
 
     check_lesion_inputs(model, FamilyResNet, len(X), len(y), batch_size)
-    check_channels_last(jnp.asarray(X[:1]), model.in_channels, model.spec.name)
+    check_images(X.shape, "jax", model.in_channels, model.spec.name)
     view = nnx.view(model, use_running_average=True, raise_if_not_found=False)
     blocks = [
         block

@@ -100,11 +100,9 @@ class BatchNorm(nnx.Module):
         *,
         use_running_average: bool = False,
     ) -> None:
-        self.num_features, self.momentum, self.epsilon = (
-            num_features,
-            momentum,
-            epsilon,
-        )
+        self.num_features = num_features
+        self.momentum = momentum
+        self.epsilon = epsilon
         self.use_running_average = use_running_average
         self.scale = nnx.Param(jnp.ones((num_features,), jnp.float32))
         self.bias = nnx.Param(jnp.zeros((num_features,), jnp.float32))

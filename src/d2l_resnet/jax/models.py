@@ -1,9 +1,13 @@
 """ResNet models built from stage specifications, for Flax NNX (NHWC, like Keras)."""
 
-import jax
 from flax import nnx
 
-from ..runtime import STEM_CHANNELS, check_arch, check_positive_int
+from ..runtime import (
+    STEM_CHANNELS,
+    check_arch,
+    check_images,
+    check_positive_int,
+)
 from .blocks import Residual
 from .layers import (
     BatchNorm,
@@ -89,7 +93,7 @@ class ResNet(nnx.Module):
         return nnx.Sequential(*blocks)
 
     def __call__(self, X):
-        check_channels_last(X, self.in_channels)
+        check_images(X.shape, "jax", self.in_channels)
         return self.net(X)
 
 
@@ -103,26 +107,4 @@ class ResNet18(ResNet):
             lr=lr,
             in_channels=in_channels,
             rngs=rngs,
-        )
-
-
-def check_channels_last(
-    X: jax.Array, in_channels: int, name: str = "the model"
-) -> None:
-    """Fails early, with the fix, on input that is not a batch of NHWC images."""
-    shape = tuple(X.shape)
-    if len(shape) != 4:
-        raise ValueError(
-            f"expected a 4-D batch of images (batch, height, width, channels), "
-            f"got shape {shape}; add a batch axis with X[None]"
-        )
-    if shape[-1] != in_channels:
-        if shape[1] == in_channels:
-            raise ValueError(
-                f"input of shape {shape} looks channels-first (NCHW); JAX models "
-                f"here expect channels-last (NHWC): use jnp.transpose(X, (0, 2, 3, 1))"
-            )
-        raise ValueError(
-            f"{name} was built for {in_channels} input channels, got input of shape "
-            f"{shape} (NHWC); pass in_channels={shape[-1]} when building it"
         )

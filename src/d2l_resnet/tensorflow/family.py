@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.keras import layers
 
+from ..runtime import check_images
 from ..variants import Variant, as_variant, check_lesion_inputs, lesion_result
 from .layers import batch_norm
 
@@ -297,15 +298,15 @@ class FamilyResNet(tf.keras.Model):
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
-        self.net, self.spec, self.in_channels, self.lr = (
-            net,
-            spec,
-            in_channels,
-            lr,
-        )
+        self.net = net
+        self.spec = spec
+        self.in_channels = in_channels
+        self.lr = lr
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
-        self._check_input(tuple(input_shape))
+        check_images(
+            input_shape, "tensorflow", self.in_channels, self.spec.name
+        )
         self.net.build(input_shape)
 
     def compute_output_shape(
@@ -314,26 +315,8 @@ class FamilyResNet(tf.keras.Model):
         return self.net.compute_output_shape(input_shape)
 
     def call(self, X: tf.Tensor, training: bool | None = None) -> tf.Tensor:
-        self._check_input(tuple(X.shape))
+        check_images(X.shape, "tensorflow", self.in_channels, self.spec.name)
         return self.net(X, training=training)
-
-    def _check_input(self, shape: tuple[int | None, ...]) -> None:
-        if len(shape) != 4:
-            raise ValueError(
-                f"expected a 4-D batch of images (batch, height, width, channels), "
-                f"got shape {shape}; add a batch axis with tf.expand_dims(X, 0)"
-            )
-        if shape[-1] is not None and shape[-1] != self.in_channels:
-            hint = (
-                ": the input looks channels-first (NCHW), use "
-                "tf.transpose(X, (0, 2, 3, 1))"
-                if shape[1] == self.in_channels
-                else ""
-            )
-            raise ValueError(
-                f"{self.spec.name} was built for {self.in_channels} input channels, got "
-                f"input of shape {shape} (NHWC){hint}"
-            )
 
 
 def build_resnet(

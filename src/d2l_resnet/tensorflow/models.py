@@ -3,7 +3,7 @@
 import tensorflow as tf
 from tensorflow.keras import layers
 
-from ..runtime import check_arch
+from ..runtime import check_arch, check_images
 from .blocks import Residual
 from .layers import batch_norm
 
@@ -75,7 +75,7 @@ class ResNet(tf.keras.Model):
         return tf.keras.Sequential(blocks, name=name)
 
     def call(self, X, training=None):
-        check_channels_last(X, self)
+        check_images(X.shape, "tensorflow")
         return self.net(X, training=training)
 
 
@@ -85,27 +85,4 @@ class ResNet18(ResNet):
     def __init__(self, num_classes=10, lr=0.1, **kwargs):
         super().__init__(
             RESNET18_ARCH, num_classes=num_classes, lr=lr, **kwargs
-        )
-
-
-def check_channels_last(X, model):
-    """Fails early, with the fix, on input that is not a batch of NHWC images."""
-    shape = tuple(X.shape)
-    if len(shape) != 4:
-        raise ValueError(
-            f"expected a 4-D batch of images (batch, height, width, channels), "
-            f"got shape {shape}; add a batch axis with tf.expand_dims(X, 0)"
-        )
-    _, h, w, c = shape
-    conv = model.net.layers[0].layers[1]
-    expected = conv.kernel.shape[2] if conv.built else None
-    if None in (h, w, c):
-        return
-    looks_nchw = h <= 4 < min(w, c)
-    if (expected is not None and c != expected and h == expected) or (
-        expected is None and looks_nchw
-    ):
-        raise ValueError(
-            f"input of shape {shape} looks channels-first (NCHW); Keras models "
-            f"here expect channels-last (NHWC): use tf.transpose(X, (0, 2, 3, 1))"
         )

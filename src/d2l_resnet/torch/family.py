@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..runtime import check_images
 from ..variants import Variant, as_variant, check_lesion_inputs, lesion_result
 
 
@@ -208,30 +209,13 @@ class FamilyResNet(nn.Module):
         self, net: nn.Sequential, spec: Variant, in_channels: int, lr: float
     ) -> None:
         super().__init__()
-        self.net, self.spec, self.in_channels, self.lr = (
-            net,
-            spec,
-            in_channels,
-            lr,
-        )
+        self.net = net
+        self.spec = spec
+        self.in_channels = in_channels
+        self.lr = lr
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        if X.dim() != 4:
-            raise ValueError(
-                f"expected a 4-D batch of images (batch, channels, height, width), "
-                f"got shape {tuple(X.shape)}; add a batch axis with X.unsqueeze(0)"
-            )
-        expected = self.in_channels
-        if X.shape[1] != expected:
-            hint = (
-                ": the input looks channels-last (NHWC), use X.permute(0, 3, 1, 2)"
-                if X.shape[-1] == expected
-                else ""
-            )
-            raise ValueError(
-                f"{self.spec.name} was built for {expected} input channels, got input of "
-                f"shape {tuple(X.shape)} (NCHW){hint}"
-            )
+        check_images(X.shape, "pytorch", self.in_channels, self.spec.name)
         return self.net(X)
 
 

@@ -1,9 +1,8 @@
 """ResNet models built from stage specifications, for PyTorch."""
 
-import torch
 from torch import nn
 
-from ..runtime import check_arch
+from ..runtime import check_arch, check_images
 from .blocks import Residual
 
 RESNET18_ARCH = ((2, 64), (2, 128), (2, 256), (2, 512))
@@ -65,7 +64,7 @@ class ResNet(nn.Module):
         return nn.Sequential(*blocks)
 
     def forward(self, X):
-        check_channels_first(X, self)
+        check_images(X.shape, "pytorch")
         return self.net(X)
 
 
@@ -74,28 +73,3 @@ class ResNet18(ResNet):
 
     def __init__(self, num_classes=10, lr=0.1):
         super().__init__(RESNET18_ARCH, num_classes=num_classes, lr=lr)
-
-
-def check_channels_first(X: torch.Tensor, model: ResNet) -> None:
-    """Fails early, with the fix, on input that is not a batch of NCHW images."""
-    if X.dim() != 4:
-        raise ValueError(
-            f"expected a 4-D batch of images (batch, channels, height, width), "
-            f"got shape {tuple(X.shape)}; add a batch axis with X.unsqueeze(0)"
-        )
-    first_conv = model.net.stem[0]
-    lazy = isinstance(first_conv, nn.modules.lazy.LazyModuleMixin)
-    expected = (
-        None
-        if lazy and first_conv.has_uninitialized_params()
-        else first_conv.in_channels
-    )
-    _, c, h, w = X.shape
-    looks_nhwc = X.shape[-1] <= 4 < min(c, h)
-    if (expected is not None and c != expected and w == expected) or (
-        expected is None and looks_nhwc
-    ):
-        raise ValueError(
-            f"input of shape {tuple(X.shape)} looks channels-last (NHWC); PyTorch "
-            f"models expect channels-first (NCHW): use X.permute(0, 3, 1, 2)"
-        )
