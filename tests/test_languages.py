@@ -171,3 +171,21 @@ def test_language_check_catches_english():
     (_, words), = prose_paragraphs(para)
     score = {k: sum(w in v for w in words) for k, v in STOPWORDS.items()}
     assert score["en"] > score["pt"] and score["en"] > score["fr"]
+
+
+# Words in math that are notation, the same in every edition.
+MATH_NOTATION = {"ReLU", "def", "FLOPs", "FLOP"}
+
+
+@pytest.mark.parametrize("lang", OTHERS)
+def test_no_english_words_in_the_math(lang):
+    """The words of \\textrm{} in an equation follow the page's language: none of the
+    English edition's (\\textrm{groups}, \\textrm{subject to}) is left on a PT or FR
+    page. Subscripts (h, w, i, o) and notation are the same everywhere."""
+    def words(lang, name):
+        return {w for w in re.findall(r"\\textrm\{([^{}]*)\}", read(lang, name))
+                if len(w) > 1 and w not in MATH_NOTATION}
+    english = set().union(*(words("en", name) for name in PAGES))
+    assert english, "the English edition has words in its math"
+    left = {name: found for name in PAGES if (found := words(lang, name) & english)}
+    assert left == {}, f"English words in {lang} math: {left}"
