@@ -99,7 +99,7 @@ def gradient_ratios(fw: str, seeds, sizes=PAGE) -> dict:
         row = {}
         for spec in SPECS[:4]:
             norms = np.asarray(m.gradient_norms(
-                m.build_resnet(spec, num_classes=10, in_channels=1), X, y))
+                m.ResNet(spec, num_classes=10, in_channels=1), X, y))
             row[spec.name] = {"first/last": float(norms[0] / norms[-1]),
                               "max/last": float(norms.max() / norms[-1])}
         out[str(seed)] = row
@@ -119,7 +119,7 @@ def train_runs(fw: str, seeds, lesion_images: int, sizes=PAGE) -> dict:
         row = {"final": {}, "val_acc": {}, "first_batches": {}, "seconds": {}, "lesion": {}}
         for spec in SPECS:
             m.seed_everything(seed)
-            model = m.build_resnet(spec, num_classes=10, in_channels=1, lr=0.02)
+            model = m.ResNet(spec, num_classes=10, in_channels=1, lr=0.02)
             history = m.Trainer(max_epochs=3, plot=False, progress=False).fit(model, data)
             row["final"][spec.name] = history.train_loss[-1]
             row["val_acc"][spec.name] = history.val_acc[-1]

@@ -32,8 +32,8 @@ def model_factory(args, spec=None):
     def make():
         d2l_jax.seed_everything(args.seed)
         if spec is None:
-            return d2l_jax.ResNet18(lr=args.lr)
-        return d2l_jax.build_resnet(spec, num_classes=10, in_channels=1, lr=args.lr)
+            return d2l_jax.ResNet("ResNet-18", 10, 1, lr=args.lr)
+        return d2l_jax.ResNet(spec, num_classes=10, in_channels=1, lr=args.lr)
     return make
 
 
@@ -113,7 +113,7 @@ def jax_step_flops(batch_size: int, resize, make_model=None) -> tuple[int, int]:
 
     # A concrete model, built outside any trace: model_factory reseeds the library's
     # global random keys, which must not be created inside nnx.eval_shape's trace.
-    model = (make_model or (lambda: d2l_jax.ResNet18(rngs=nnx.Rngs(0))))()
+    model = (make_model or (lambda: d2l_jax.ResNet("ResNet-18", 10, 1, rngs=nnx.Rngs(0))))()
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
 
     def step(params, rest, X, y):

@@ -71,12 +71,12 @@ def make_factory(fw, args):
     from d2l_resnet.variants import cifar_variant
 
     if args.case == "resnet18":
-        return lambda: fw.ResNet18(lr=args.lr)
+        return lambda: fw.ResNet("ResNet-18", 10, 1, lr=args.lr)
     specs = {s.name: s for s in (cifar_variant(20, shortcuts=False), cifar_variant(20),
                                  cifar_variant(56, shortcuts=False), cifar_variant(56),
                                  cifar_variant(56, preact=True))}
     spec = specs[args.network]
-    return lambda: fw.build_resnet(spec, num_classes=10, in_channels=1, lr=args.lr)
+    return lambda: fw.ResNet(spec, num_classes=10, in_channels=1, lr=args.lr)
 
 
 def fit(fw, make_model, data, args):

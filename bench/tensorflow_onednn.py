@@ -38,7 +38,7 @@ cfg = d2l_tf.training_config(size="small")
 data = d2l_tf.FashionMNIST(batch_size=cfg.batch_size, resize=cfg.resize,
                            num_train={num_train}, num_val={num_val})
 d2l_tf.seed_everything(0)
-model = d2l_tf.ResNet18(lr=cfg.lr)
+model = d2l_tf.ResNet("ResNet-18", 10, 1, lr=cfg.lr)
 trainer = d2l_tf.Trainer(max_epochs={epochs}, plot=False, progress=False)
 start = time.perf_counter()
 history = trainer.fit(model, data)
@@ -48,7 +48,8 @@ out = dict(seconds=seconds, bf16=trainer.dtype is not None, train_loss=history.t
 if {count_flops}:
     import flops
     out["gflop_per_image"] = {{k: v / 1e9 for k, v in flops.tf_step_flops(
-        lambda: d2l_tf.ResNet18(lr=cfg.lr), cfg.batch_size, (*cfg.resize, 1)).items()}}
+        lambda: d2l_tf.ResNet("ResNet-18", 10, 1, lr=cfg.lr), cfg.batch_size,
+        (*cfg.resize, 1)).items()}}
 print(json.dumps(out))
 """
 

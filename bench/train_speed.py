@@ -7,7 +7,7 @@ learning rate, one after the other in this process:
   96x96, batch 128 (the training page).
 * ``--case degradation``: the five CIFAR-style networks of the degradation page
   (plain and residual, 20 and 56 layers, and the 56-layer pre-activation network),
-  built with ``build_resnet(cifar_variant(...))`` as the page builds them, on the
+  built with ``ResNet(cifar_variant(...))`` as the page builds them, on the
   28x28 images, batch 32, lr 0.02, three epochs; the two trainers alternate network
   by network.
 
@@ -163,8 +163,8 @@ def torch_model_factory(args, spec=None):
     from d2l_resnet import torch as d2l_torch
 
     if spec is None:
-        return lambda: d2l_torch.ResNet18(lr=args.lr)
-    return lambda: d2l_torch.build_resnet(spec, num_classes=10, in_channels=1, lr=args.lr)
+        return lambda: d2l_torch.ResNet("ResNet-18", 10, 1, lr=args.lr)
+    return lambda: d2l_torch.ResNet(spec, num_classes=10, in_channels=1, lr=args.lr)
 
 
 def torch_baseline(arrays, args, make_model=None, name=None):
@@ -251,8 +251,8 @@ def tf_model_factory(args, spec=None):
     from d2l_resnet import tensorflow as d2l_tf
 
     if spec is None:
-        return lambda: d2l_tf.ResNet18(lr=args.lr)
-    return lambda: d2l_tf.build_resnet(spec, num_classes=10, in_channels=1, lr=args.lr)
+        return lambda: d2l_tf.ResNet("ResNet-18", 10, 1, lr=args.lr)
+    return lambda: d2l_tf.ResNet(spec, num_classes=10, in_channels=1, lr=args.lr)
 
 
 def tf_baseline(arrays, args, make_model=None, name=None):

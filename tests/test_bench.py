@@ -90,13 +90,13 @@ def test_flop_counters_agree_with_the_issue():
     flops = importlib.import_module("flops")
     from d2l_resnet import torch as d2l_torch
 
-    pt = flops.torch_step_flops(lambda: d2l_torch.ResNet18(), 2, (1, 96, 96))
+    pt = flops.torch_step_flops(lambda: d2l_torch.ResNet("ResNet-18", 10, 1), 2, (1, 96, 96))
     assert pt["train"] / 1e9 == pytest.approx(1.897, abs=1e-3)
     assert pt["eval"] == pytest.approx(pt["train"] / 3, rel=0.01)
     pytest.importorskip("tensorflow")
     from d2l_resnet import tensorflow as d2l_tf
 
-    assert flops.tf_step_flops(lambda: d2l_tf.ResNet18(), 2, (96, 96, 1)) == pt
+    assert flops.tf_step_flops(lambda: d2l_tf.ResNet("ResNet-18", 10, 1), 2, (96, 96, 1)) == pt
 
 
 def test_jax_counts_the_flops_that_pytorch_counts():
@@ -112,14 +112,15 @@ def test_jax_counts_the_flops_that_pytorch_counts():
     from d2l_resnet import torch as d2l_torch
     from d2l_resnet.variants import cifar_variant
 
-    pt = flops.torch_step_flops(lambda: d2l_torch.ResNet18(), 2, (1, 96, 96))["train"]
+    pt = flops.torch_step_flops(
+        lambda: d2l_torch.ResNet("ResNet-18", 10, 1), 2, (1, 96, 96))["train"]
     train, evaluation = jax_bench.jax_step_flops(2, 96)  # per batch; PyTorch's per image
     assert pt < train / 2 < 1.03 * pt
     assert evaluation / 2 == pytest.approx(flops.torch_step_flops(
-        lambda: d2l_torch.ResNet18(), 2, (1, 96, 96))["eval"], rel=1e-3)
+        lambda: d2l_torch.ResNet("ResNet-18", 10, 1), 2, (1, 96, 96))["eval"], rel=1e-3)
     spec = cifar_variant(20)
     pt = flops.torch_step_flops(
-        lambda: d2l_torch.build_resnet(spec, num_classes=10, in_channels=1), 2,
+        lambda: d2l_torch.ResNet(spec, num_classes=10, in_channels=1), 2,
         (1, 28, 28))["train"]
     jx = jax_bench.jax_step_flops(2, 28, jax_bench.model_factory(
         SimpleNamespace(seed=0, lr=0.1), spec))[0] / 2

@@ -37,9 +37,8 @@ def test_md_and_ipynb_pairs_in_sync():
 def test_library_code_shown_verbatim(capsys):
     assert notebooks.sync_sources(check=True) == 0, capsys.readouterr().out
     shown = {(fw, name) for p in PAGES for _, fw, name in notebooks.shown_classes(p.read_text())}
-    assert {("pytorch", "Residual"), ("tensorflow", "Residual"), ("pytorch", "ResNeXtBlock"),
-            ("tensorflow", "ResNeXtBlock"), ("pytorch", "ResNet"), ("tensorflow", "ResNet")
-            } <= shown
+    assert {(fw, name) for fw in ("pytorch", "tensorflow", "jax")
+            for name in ("BasicBlock", "Bottleneck", "ResNet")} <= shown
 
 
 def test_library_and_page_cells_are_formatted(capsys):

@@ -103,34 +103,22 @@ MINI_RESNEXT = Variant("mini", "bottleneck", depths=(1, 1), widths=(32, 64),
                        bottleneck_widths=(16, 32), groups=4, stride_on="3x3",
                        stem_channels=16)
 
-# name: (PyTorch module, JAX module, NCHW input shape). The chapter's blocks need the
-# input channels in JAX (NNX builds weights eagerly), where PyTorch infers them.
+# name: (PyTorch module, JAX module, NCHW input shape); the same constructor call in
+# both frameworks.
 CASES = {
-    "Residual": (lambda m: m.Residual(8), lambda m: m.Residual(8), (2, 8, 10, 10)),
-    "Residual-1x1-stride2": (
-        lambda m: m.Residual(16, use_1x1conv=True, strides=2),
-        lambda m: m.Residual(16, use_1x1conv=True, strides=2, in_channels=8),
-        (2, 8, 10, 10)),
-    "Residual-tiny-map": (  # 2x2 output: the convolution runs as a matrix product
-        lambda m: m.Residual(16, use_1x1conv=True, strides=2),
-        lambda m: m.Residual(16, use_1x1conv=True, strides=2, in_channels=8),
-        (2, 8, 3, 3)),
-    "ResNeXtBlock": (lambda m: m.ResNeXtBlock(32, groups=8, bot_mul=0.5),
-                     lambda m: m.ResNeXtBlock(32, groups=8, bot_mul=0.5), (2, 32, 12, 12)),
-    "ResNeXtBlock-stride2": (
-        lambda m: m.ResNeXtBlock(64, groups=4, bot_mul=1, use_1x1conv=True, strides=2),
-        lambda m: m.ResNeXtBlock(64, groups=4, bot_mul=1, use_1x1conv=True, strides=2,
-                                 in_channels=32),
-        (2, 32, 12, 12)),
-    "ResNeXtBlock-tiny-map": (  # grouped convolution as a matrix product
-        lambda m: m.ResNeXtBlock(64, groups=4, bot_mul=1, use_1x1conv=True, strides=2),
-        lambda m: m.ResNeXtBlock(64, groups=4, bot_mul=1, use_1x1conv=True, strides=2,
-                                 in_channels=32),
+    "basic-tiny-map": (  # 2x2 output: the convolution runs as a matrix product
+        lambda m: m.BasicBlock(8, 16, stride=2), (2, 8, 3, 3)),
+    "resnext": (lambda m: m.Bottleneck(32, 32, 16, groups=8), (2, 32, 12, 12)),
+    "resnext-stride2": (lambda m: m.Bottleneck(32, 64, 64, stride=2, groups=4,
+                                               stride_on="3x3"), (2, 32, 12, 12)),
+    "resnext-tiny-map": (  # grouped convolution as a matrix product
+        lambda m: m.Bottleneck(32, 64, 64, stride=2, groups=4, stride_on="3x3"),
         (2, 32, 4, 4)),
     # 48x48 input: stage 4 runs at 2x2, as matrix products on a CPU. (At 1x1 maps, batch
     # norm over a batch of 2 sees 2 values and amplifies rounding past the tolerance.)
-    "ResNet18": (lambda m: m.ResNet18(), lambda m: m.ResNet18(), (2, 1, 48, 48)),
+    "ResNet-18": (lambda m: m.ResNet("ResNet-18", 10, 1), (2, 1, 48, 48)),
 }
+CASES = {name: (make, make, shape) for name, (make, shape) in CASES.items()}
 
 FAMILY = {
     "basic": (lambda m: m.BasicBlock(8, 8), (2, 8, 10, 10)),
@@ -142,11 +130,11 @@ FAMILY = {
     "preact": (lambda m: m.PreActBlock(8, 8), (2, 8, 10, 10)),
     "preact-projection": (lambda m: m.PreActBlock(8, 16, stride=2), (2, 8, 10, 10)),
     "preact-bottleneck": (lambda m: m.PreActBottleneck(16, 32, 8, stride=2), (2, 16, 9, 9)),
-    "plain-20": (lambda m: m.build_resnet(cifar_variant(20, shortcuts=False), 10, 1),
+    "plain-20": (lambda m: m.ResNet(cifar_variant(20, shortcuts=False), 10, 1),
                  (2, 1, 28, 28)),
-    "preact-resnet-20": (lambda m: m.build_resnet(cifar_variant(20, preact=True), 10, 1),
+    "preact-resnet-20": (lambda m: m.ResNet(cifar_variant(20, preact=True), 10, 1),
                          (2, 1, 28, 28)),
-    "resnext-mini": (lambda m: m.build_resnet(MINI_RESNEXT, 10, 3), (2, 3, 64, 64)),
+    "resnext-mini": (lambda m: m.ResNet(MINI_RESNEXT, 10, 3), (2, 3, 64, 64)),
 }
 
 

@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_block_class_names_the_class_of_every_package(spec, expected):
     assert spec.block_class == expected
     for fw in registry.FRAMEWORKS.values():  # the one test here that loads frameworks
-        family = importlib.import_module(f"d2l_resnet.{fw.package}.family")
-        assert family.BLOCKS[spec.block_class].__name__ == expected
+        models = importlib.import_module(f"d2l_resnet.{fw.package}.models")
+        assert models.BLOCKS[spec.block_class].__name__ == expected
 
 
 def test_deletable_blocks_are_those_that_keep_the_shape():
@@ -72,7 +72,7 @@ def test_lesion_inputs_are_checked_before_any_work():
         pass
 
     check_lesion_inputs(Family(), Family, 4, 4, 2)
-    with pytest.raises(TypeError, match="must be a Family from build_resnet, got int"):
+    with pytest.raises(TypeError, match="must be a Family of the ResNet family, got int"):
         check_lesion_inputs(3, Family, 4, 4, 2)
     for images, labels, batch in ((4, 3, 2), (0, 0, 2)):
         with pytest.raises(ValueError, match="same positive number of examples"):

@@ -61,14 +61,12 @@ def randomize_bn(pt_module, generator):
 
 
 CASES = {
-    "Residual": (lambda m: m.Residual(8), (2, 8, 10, 10)),
-    "Residual-1x1-stride2": (lambda m: m.Residual(16, use_1x1conv=True, strides=2),
-                             (2, 8, 10, 10)),
-    "ResNeXtBlock": (lambda m: m.ResNeXtBlock(32, groups=8, bot_mul=0.5), (2, 32, 12, 12)),
-    "ResNeXtBlock-stride2": (lambda m: m.ResNeXtBlock(64, groups=4, bot_mul=1,
-                                                      use_1x1conv=True, strides=2),
-                             (2, 32, 12, 12)),
-    "ResNet18": (lambda m: m.ResNet18(), (2, 1, 96, 96)),
+    "basic": (lambda m: m.BasicBlock(8, 8), (2, 8, 10, 10)),
+    "basic-projection-stride2": (lambda m: m.BasicBlock(8, 16, stride=2), (2, 8, 10, 10)),
+    "resnext": (lambda m: m.Bottleneck(32, 32, 16, groups=8), (2, 32, 12, 12)),
+    "resnext-stride2": (lambda m: m.Bottleneck(32, 64, 64, stride=2, groups=4,
+                                               stride_on="3x3"), (2, 32, 12, 12)),
+    "ResNet-18": (lambda m: m.ResNet("ResNet-18", 10, 1), (2, 1, 96, 96)),
 }
 
 

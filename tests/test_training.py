@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from d2l_resnet import torch as d2l_torch
+from d2l_resnet.variants import Variant
 
 tf = pytest.importorskip("tensorflow")
 jnp = pytest.importorskip("jax.numpy")
@@ -18,6 +19,10 @@ from flax import nnx
 
 from d2l_resnet import jax as d2l_jax
 from d2l_resnet import tensorflow as d2l_tf
+
+# The smallest networks of the family: the ImageNet stem, one or two basic blocks.
+ONE_BLOCK = Variant("one-block", "basic", depths=(1,), widths=(64,))
+TWO_BLOCKS = Variant("two-blocks", "basic", depths=(1, 1), widths=(64, 128))
 
 FRAMEWORKS = {"torch": d2l_torch, "tensorflow": d2l_tf, "jax": d2l_jax}
 BF16 = {"torch": torch.bfloat16, "tensorflow": tf.bfloat16, "jax": jnp.bfloat16}
@@ -94,7 +99,7 @@ def test_fit_learns_on_tiny_data(fw, tiny_data_dir):
     m = FRAMEWORKS[fw]
     m.seed_everything(0)
     data = m.FashionMNIST(batch_size=32, resize=(28, 28), root=tiny_data_dir)
-    model = m.ResNet(((1, 64), (1, 128)), lr=0.05)
+    model = m.ResNet(TWO_BLOCKS, 10, 1, lr=0.05)
     history = m.Trainer(max_epochs=3, plot=False, progress=False).fit(model, data)
     assert len(history.train_loss) == len(history.val_loss) == len(history.val_acc) == 3
     assert history.train_loss[-1] < history.train_loss[0]
@@ -117,7 +122,7 @@ def test_fit_learns_on_tiny_data(fw, tiny_data_dir):
 def test_fit_requires_a_positive_learning_rate(fw, lr, tiny_data_dir):
     m = FRAMEWORKS[fw]
     data = m.FashionMNIST(batch_size=100, root=tiny_data_dir)
-    model = m.ResNet(((1, 64),), lr=0.05)
+    model = m.ResNet(ONE_BLOCK, 10, 1, lr=0.05)
     model.lr = lr
     with pytest.raises(ValueError, match="positive learning rate"):
         m.Trainer(max_epochs=1, plot=False, progress=False).fit(model, data)
@@ -142,7 +147,7 @@ def test_validation_freq_validates_every_nth_epoch_and_the_last(fw, tiny_data_di
     m = FRAMEWORKS[fw]
     data = m.FashionMNIST(batch_size=100, resize=(28, 28), root=tiny_data_dir)
     trainer = m.Trainer(max_epochs=3, progress=False, validation_freq=2)
-    history = trainer.fit(m.ResNet(((1, 64),), lr=0.05), data)
+    history = trainer.fit(m.ResNet(ONE_BLOCK, 10, 1, lr=0.05), data)
     assert np.isnan(history.val_loss[0]) and np.isnan(history.val_acc[0])
     assert all(0 <= a <= 1 for a in history.val_acc[1:])
     assert np.isfinite(history.val_loss[1:]).all() and np.isfinite(history.train_loss).all()
@@ -183,14 +188,18 @@ def test_tensorflow_pipelines_do_not_autotune(tiny_data_dir):
 
 def test_tensorflow_bf16_applies_to_unbuilt_models_only(tiny_data_dir):
     data = d2l_tf.FashionMNIST(batch_size=100, root=tiny_data_dir)
-    fresh, built = d2l_tf.ResNet(((1, 64),), lr=0.05), d2l_tf.ResNet(((1, 64),), lr=0.05)
+    fresh = d2l_tf.ResNet(ONE_BLOCK, 10, 1, lr=0.05)
+    built = d2l_tf.ResNet(ONE_BLOCK, 10, 1, lr=0.05)
     built(tf.zeros((1, 28, 28, 1)))
     for model in (fresh, built):
         d2l_tf.Trainer(1, mixed_precision="bf16", plot=False, progress=False).fit(model, data)
-    conv = fresh.net.layers[0].layers[1]
+    def stem_conv(model):  # the stem's 7x7 convolution, after its padding
+        return model.net.get_layer("stem").layers[0].layers[1]
+
+    conv = stem_conv(fresh)
     assert conv.compute_dtype == "bfloat16" and conv.kernel.dtype == "float32"
     assert fresh.net.layers[-1].layers[-1].compute_dtype == "float32"  # the logits
-    assert built.net.layers[0].layers[1].compute_dtype == "float32"  # built: unchanged
+    assert stem_conv(built).compute_dtype == "float32"  # built: unchanged
 
 
 def test_jax_trainer_compiles_its_training_step_once(tiny_data_dir, caplog):
@@ -203,7 +212,7 @@ def test_jax_trainer_compiles_its_training_step_once(tiny_data_dir, caplog):
     caplog.set_level("WARNING")
     with jax.log_compiles():
         history = d2l_jax.Trainer(max_epochs=2, plot=False, progress=False).fit(
-            d2l_jax.ResNet(((1, 64),), lr=0.05), data)
+            d2l_jax.ResNet(ONE_BLOCK, 10, 1, lr=0.05), data)
     assert len(history.train_loss) == 2
     compiles = [r for r in caplog.records
                 if r.getMessage().startswith("Compiling jit(_train_step)")]

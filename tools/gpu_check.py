@@ -48,7 +48,9 @@ FRAMEWORKS = ("torch", "tensorflow", "jax")
 # in one kernel load one cuDNN and one cuBLAS. .github/workflows/gpu.yml uses this index.
 TORCH_INDEX = "https://download.pytorch.org/whl/cu126"
 DEFAULT_TIMEOUT = 300.0
-ARCH = ((1, 64),)  # the stem and one residual block: every kind of layer, little work
+# the stem and one residual block (a d2l_resnet Variant): every kind of layer, little
+# work
+ONE_BLOCK = dict(name="one-block", block="basic", depths=(1,), widths=(64,))
 BATCH, RESIZE = 8, (32, 32)
 RESULT = "gpu_check: "  # starts the child's result lines on its stdout
 
@@ -243,11 +245,13 @@ def write_random_fashion_mnist(root: Path, num_train: int = BATCH, num_val: int 
 
 def _train(framework: str) -> tuple[object, object, float]:
     lib = importlib.import_module(f"d2l_resnet.{framework}")
+    from d2l_resnet.variants import Variant
+
     lib.seed_everything(0)
     with tempfile.TemporaryDirectory() as tmp:
         data = lib.FashionMNIST(batch_size=BATCH, resize=RESIZE, download=False,
                                 root=write_random_fashion_mnist(Path(tmp)))
-    model = lib.ResNet(ARCH, lr=0.05)
+    model = lib.ResNet(Variant(**ONE_BLOCK), num_classes=10, in_channels=1, lr=0.05)
     start = time.perf_counter()
     history = lib.Trainer(max_epochs=1, plot=False, progress=False).fit(model, data)
     return model, history, time.perf_counter() - start

@@ -8,8 +8,10 @@
 
 A code cell tagged with a framework (``pytorch``, ``tensorflow`` or ``jax``, as
 ``d2l_resnet.registry`` lists them) whose body is ``#@source NAME`` or starts with
-``class NAME`` shows that framework's ``d2l_resnet.<package>.NAME`` (``torch``,
-``tensorflow``, ``jax``): ``sources`` rewrites it to the library's exact source.
+``class NAME`` (or ``def NAME`` of a library function) shows that framework's
+``d2l_resnet.<package>.NAME`` (``torch``, ``tensorflow``, ``jax``; a helper that the
+package does not export is looked up in its ``blocks`` and ``models``): ``sources``
+rewrites it to the library's exact source.
 """
 
 from __future__ import annotations
@@ -41,7 +43,10 @@ ROOT = bookenv.ROOT
 BOOK = ROOT / "book"
 MODULES = {tag: f"d2l_resnet.{fw.package}" for tag, fw in FRAMEWORKS.items()}
 CELL = re.compile(r"(```\{code-cell\} ipython3\n(?::tags: \[([^\]]*)\]\n)?\n?)(.*?)(\n```)", re.S)
-SHOWN = re.compile(r"^(?:#@source (?:[\w.]+\.)?(\w+)|class (\w+)\b)")
+SHOWN = re.compile(r"^(?:#@source (?:[\w.]+\.)?(\w+)|class (\w+)\b|def (\w+)\b)")
+# Where a shown name is looked up: the framework package, then the modules that
+# hold what it does not export (the helpers that the blocks use).
+SHOWN_MODULES = ("", ".blocks", ".models")
 
 
 def paired_pages() -> list[Path]:
@@ -49,8 +54,19 @@ def paired_pages() -> list[Path]:
     return sorted(p for p in BOOK.glob("*/*.md") if "kernelspec:" in p.read_text()[:500])
 
 
+def library_object(tag: str, name: str):
+    """The library's function or class ``name`` for framework ``tag``, or None."""
+    for sub in SHOWN_MODULES:
+        obj = getattr(importlib.import_module(MODULES[tag] + sub), name, None)
+        if obj is not None:
+            return obj
+    return None
+
+
 def library_source(tag: str, name: str) -> str:
-    obj = getattr(importlib.import_module(MODULES[tag]), name)
+    obj = library_object(tag, name)
+    if obj is None:
+        raise AttributeError(f"{MODULES[tag]} has no {name} to show")
     return inspect.getsource(obj).rstrip("\n")
 
 
@@ -61,7 +77,11 @@ def shown_classes(text: str):
         shown = SHOWN.match(m.group(3))
         fw = next((t for t in tags if t in MODULES), None)
         if shown and fw:
-            yield m, fw, shown.group(1) or shown.group(2)
+            marker, cls, func = shown.groups()
+            # A page's own function (a cell that starts with def) is not shown
+            # library code unless the library has it; a class always is.
+            if marker or cls or library_object(fw, func) is not None:
+                yield m, fw, marker or cls or func
 
 
 def sync_sources(check: bool) -> int:

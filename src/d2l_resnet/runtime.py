@@ -242,9 +242,6 @@ def check_positive_int(name: str, value: int) -> int:
     return value
 
 
-STEM_CHANNELS = 64
-
-
 _LAYOUT_NAMES = {"NCHW": "channels-first", "NHWC": "channels-last"}
 _AXES = {
     "NCHW": "(batch, channels, height, width)",
@@ -307,31 +304,34 @@ def check_images(
         )
 
 
-def check_arch(arch: tuple[tuple[int, int], ...]) -> None:
-    """Validates ResNet stage specs: ``((num_residuals, num_channels), ...)``.
-
-    The first stage keeps the stem's 64 channels (its blocks have no projection).
-    """
-    ok = (
-        isinstance(arch, (tuple, list))
-        and len(arch) > 0
-        and all(
-            isinstance(s, (tuple, list))
-            and len(s) == 2
-            and all(
-                isinstance(v, int) and not isinstance(v, bool) and v > 0
-                for v in s
-            )
-            for s in arch
-        )
-    )
-    if not ok:
+def check_block(
+    in_channels: int,
+    out_channels: int,
+    stride: int,
+    bot_channels: int | None = None,
+    groups: int = 1,
+    stride_on: str = "1x1",
+) -> None:
+    """The argument checks of every block class of the three frameworks, so that
+    a wrong block fails here, naming the fix, and not deep inside a convolution.
+    ``bot_channels`` is None for a basic block."""
+    for name, value in (
+        ("in_channels", in_channels),
+        ("out_channels", out_channels),
+        ("stride", stride),
+        ("groups", groups),
+    ):
+        check_positive_int(name, value)
+    if bot_channels is None:
+        return
+    check_positive_int("bot_channels", bot_channels)
+    if bot_channels % groups:
         raise ValueError(
-            f"arch must be a non-empty sequence of (num_residuals, num_channels) pairs of "
-            f"positive ints, e.g. ((2, 64), (2, 128), (2, 256), (2, 512)); got {arch!r}"
+            f"groups={groups} must divide the {bot_channels} bottleneck "
+            f"channels; choose a divisor of {bot_channels} or change "
+            f"bot_channels"
         )
-    if arch[0][1] != STEM_CHANNELS:
+    if stride_on not in ("1x1", "3x3"):
         raise ValueError(
-            f"the first stage must have {STEM_CHANNELS} channels, the stem's output, "
-            f"because its blocks have no 1x1 projection; got {arch[0][1]}"
+            f"stride_on must be '1x1' or '3x3', got {stride_on!r}"
         )

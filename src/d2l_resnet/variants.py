@@ -4,7 +4,7 @@ A variant lists what distinguishes the networks of He et al. (2016a, Table 1), t
 pre-activation versions (He et al., 2016b), ResNeXt (Xie et al., 2017) and the
 CIFAR-style plain and residual networks of the degradation experiment (He et al.,
 2016a, Section 4.2): the block type, the number of blocks and the width of each stage,
-the width of the bottleneck and its number of groups. ``build_resnet`` in
+the width of the bottleneck and its number of groups. ``ResNet`` in
 ``d2l_resnet.torch``, ``d2l_resnet.tensorflow`` and ``d2l_resnet.jax`` turns a variant
 into a model; this module imports no framework.
 """
@@ -41,7 +41,7 @@ class Variant:
         stem: ``"imagenet"`` (7x7 convolution with stride 2, 3x3 max-pooling with
             stride 2) or ``"cifar"`` (one 3x3 convolution, no pooling).
         stem_channels: Output channels of the stem.
-        paper_gflops: Multiply-adds (x10^9) at 224x224 reported by the paper, if any.
+        paper_gmacs: Multiply-adds (x10^9) at 224x224 reported by the paper, if any.
         paper_params: Parameters (x10^6) reported by the paper, if any.
     """
 
@@ -56,7 +56,7 @@ class Variant:
     shortcuts: bool = True
     stem: str = "imagenet"
     stem_channels: int = 64
-    paper_gflops: float | None = None
+    paper_gmacs: float | None = None
     paper_params: float | None = None
 
     def __post_init__(self) -> None:
@@ -122,7 +122,7 @@ class Variant:
 
         The first block of every stage but the first halves height and width
         (stride 2); every block reads the previous block's channels. The dicts fit
-        the block classes of the ``family`` module of every framework package
+        the block classes of the ``blocks`` module of every framework package
         alike (``d2l_resnet.jax`` adds its ``rngs``).
         """
         stages, channels = [], self.stem_channels
@@ -183,22 +183,22 @@ _BOTTLENECK: dict[str, Any] = dict(
 VARIANTS = {
     v.name: v
     for v in (
-        Variant("ResNet-18", depths=(2, 2, 2, 2), paper_gflops=1.8, **_BASIC),
-        Variant("ResNet-34", depths=(3, 4, 6, 3), paper_gflops=3.6, **_BASIC),
+        Variant("ResNet-18", depths=(2, 2, 2, 2), paper_gmacs=1.8, **_BASIC),
+        Variant("ResNet-34", depths=(3, 4, 6, 3), paper_gmacs=3.6, **_BASIC),
         Variant(
             "ResNet-50",
             depths=(3, 4, 6, 3),
-            paper_gflops=3.8,
+            paper_gmacs=3.8,
             paper_params=25.5,
             **_BOTTLENECK,
         ),
         Variant(
-            "ResNet-101", depths=(3, 4, 23, 3), paper_gflops=7.6, **_BOTTLENECK
+            "ResNet-101", depths=(3, 4, 23, 3), paper_gmacs=7.6, **_BOTTLENECK
         ),
         Variant(
             "ResNet-152",
             depths=(3, 8, 36, 3),
-            paper_gflops=11.3,
+            paper_gmacs=11.3,
             **_BOTTLENECK,
         ),
         Variant(
@@ -209,7 +209,7 @@ VARIANTS = {
             bottleneck_widths=(128, 256, 512, 1024),
             groups=32,
             stride_on="3x3",
-            paper_gflops=4.2,
+            paper_gmacs=4.2,
             paper_params=25.0,
         ),
     )
@@ -234,7 +234,7 @@ def variant(name: str) -> Variant:
 
 def as_variant(spec: Variant | str) -> Variant:
     """``spec`` itself if it is a ``Variant``, the variant of that name if it is a
-    string; the first thing every ``build_resnet`` does."""
+    string; the first thing every ``ResNet`` does."""
     spec = variant(spec) if isinstance(spec, str) else spec
     if not isinstance(spec, Variant):
         raise TypeError(
@@ -245,15 +245,15 @@ def as_variant(spec: Variant | str) -> Variant:
 
 def check_lesion_inputs(
     model: object,
-    family_class: type,
+    resnet_class: type,
     num_images: int,
     num_labels: int,
     batch_size: int,
 ) -> None:
     """The argument checks of every ``lesion_accuracies``, before any computation."""
-    if not isinstance(model, family_class):
+    if not isinstance(model, resnet_class):
         raise TypeError(
-            f"model must be a {family_class.__name__} from build_resnet, got "
+            f"model must be a {resnet_class.__name__} of the ResNet family, got "
             f"{type(model).__name__}"
         )
     if (

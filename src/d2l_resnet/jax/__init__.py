@@ -8,19 +8,10 @@ JAX reads then, once. Importing this module warns when that came too late.
 
 import warnings
 
-from .blocks import Residual, ResNeXtBlock
+from .blocks import BasicBlock, Bottleneck, PreActBlock, PreActBottleneck
 from .data import FashionMNIST
-from .family import (
-    BasicBlock,
-    Bottleneck,
-    FamilyResNet,
-    PreActBlock,
-    PreActBottleneck,
-    build_resnet,
-    gradient_norms,
-    lesion_accuracies,
-)
-from .models import RESNET18_ARCH, ResNet, ResNet18
+from .experiments import gradient_norms, lesion_accuracies
+from .models import ResNet
 from .train import Trainer
 from .utils import (
     block_cost,
@@ -56,18 +47,12 @@ _warn_if_preallocated()
 __all__ = [
     "BasicBlock",
     "Bottleneck",
-    "FamilyResNet",
     "PreActBlock",
     "PreActBottleneck",
-    "build_resnet",
     "gradient_norms",
     "lesion_accuracies",
-    "RESNET18_ARCH",
     "FashionMNIST",
-    "ResNeXtBlock",
     "ResNet",
-    "ResNet18",
-    "Residual",
     "Trainer",
     "block_cost",
     "count_params",

@@ -1,152 +1,239 @@
-"""Residual and ResNeXt blocks (He et al., 2016; Xie et al., 2017) for Flax NNX.
+"""The blocks of the ResNet family for Flax NNX (He et al., 2016a, 2016b;
+Xie et al., 2017), as in ``d2l_resnet.torch.blocks``.
 
-NNX builds every weight when a module is created, so a block needs the number of
-input channels that PyTorch's lazy layers and Keras infer from the first input:
-``in_channels``, by default the block's output channels.
+NNX creates every weight when a module is built, so a block takes
+``in_channels`` and random keys ``rngs`` (by default the library's, which
+``seed_everything`` reseeds). ``conv`` and ``BatchNorm`` come from
+``d2l_resnet.jax.layers``: Flax's layers with PyTorch's initialization and
+padding, and the CPU speed path.
 """
 
+from __future__ import annotations
+
+import jax
 from flax import nnx
 
-from ..runtime import check_positive_int
+from ..runtime import check_block
 from .layers import BatchNorm, conv, default_rngs
 
 
-class Residual(nnx.Module):
-    """The basic residual block of ResNet-18 and ResNet-34 (He et al., 2016,
+def projection(
+    in_channels: int,
+    out_channels: int,
+    stride: int,
+    with_bn: bool = True,
+    *,
+    rngs: nnx.Rngs,
+) -> nnx.Module | None:
+    """The shortcut: None (the identity) if the shape is kept, else a 1x1
+    convolution, followed by batch normalization unless ``with_bn=False``."""
+    if in_channels == out_channels and stride == 1:
+        return None
+    proj = conv(in_channels, out_channels, 1, stride, rngs=rngs)
+    return nnx.Sequential(proj, BatchNorm(out_channels)) if with_bn else proj
+
+
+class BasicBlock(nnx.Module):
+    """The residual block of ResNet-18 and ResNet-34 (He et al., 2016a,
     Fig. 2).
 
     Two 3x3 convolutions, each followed by batch normalization, compute the
-    residual g(x); the block returns ReLU(g(x) + x). When the block changes
-    the number of channels or the resolution, a 1x1 convolution reshapes x on
-    the shortcut.
+    residual g(x); the block returns ReLU(g(x) + x). Where the block changes
+    the number of channels or the resolution, a 1x1 convolution with batch
+    normalization reshapes x on the shortcut.
 
     Args:
-        num_channels: Output channels of both 3x3 convolutions.
-        use_1x1conv: Put a 1x1 convolution on the shortcut (needed whenever the
-            output shape differs from the input shape).
-        strides: Stride of the first 3x3 convolution and of the 1x1 shortcut;
+        in_channels: Channels of the input.
+        out_channels: Output channels of both 3x3 convolutions.
+        stride: Stride of the first 3x3 convolution and of the shortcut;
             2 halves height and width.
-        in_channels: Channels of the input (NHWC); by default ``num_channels``.
-        rngs: Random keys for the weights; by default the library's, which
-            ``seed_everything`` reseeds.
+        shortcut: False removes the shortcut (a block of a plain network).
+        rngs: Random keys for the weights.
     """
 
     def __init__(
         self,
-        num_channels,
-        use_1x1conv=False,
-        strides=1,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        shortcut: bool = True,
         *,
-        in_channels=None,
-        rngs=None,
-    ):
-        in_channels = num_channels if in_channels is None else in_channels
-        check_shortcut(in_channels, num_channels, strides, use_1x1conv)
+        rngs: nnx.Rngs | None = None,
+    ) -> None:
+        check_block(in_channels, out_channels, stride)
         rngs = rngs or default_rngs()
         # No bias before batch normalization: its shift beta makes a bias
-        # redundant.
-        self.conv1 = conv(
-            in_channels, num_channels, 3, stride=strides, rngs=rngs
+        # redundant (conv has none).
+        self.conv1 = conv(in_channels, out_channels, 3, stride, rngs=rngs)
+        self.bn1 = BatchNorm(out_channels)
+        self.conv2 = conv(out_channels, out_channels, 3, rngs=rngs)
+        self.bn2 = BatchNorm(out_channels)
+        self.use_shortcut = shortcut
+        self.shortcut = (
+            projection(in_channels, out_channels, stride, rngs=rngs)
+            if shortcut
+            else None
         )
-        self.bn1 = BatchNorm(num_channels)
-        self.conv2 = conv(num_channels, num_channels, 3, rngs=rngs)
-        self.bn2 = BatchNorm(num_channels)
-        if use_1x1conv:
-            self.conv3 = conv(
-                in_channels,
-                num_channels,
-                1,
-                stride=strides,
-                use_bias=True,
-                rngs=rngs,
-            )
-        else:
-            self.conv3 = None
 
-    def __call__(self, X):
+    def __call__(self, X: jax.Array) -> jax.Array:
         Y = nnx.relu(self.bn1(self.conv1(X)))
         Y = self.bn2(self.conv2(Y))
-        if self.conv3 is not None:
-            X = self.conv3(X)
-        return nnx.relu(Y + X)
+        if self.use_shortcut:
+            if self.shortcut is not None:
+                X = self.shortcut(X)
+            Y = Y + X
+        return nnx.relu(Y)
 
 
-class ResNeXtBlock(nnx.Module):
-    """The ResNeXt block (Xie et al., 2017, Fig. 3c): 1x1, grouped 3x3, 1x1.
+class Bottleneck(nnx.Module):
+    """The bottleneck block of ResNet-50 and deeper (He et al., 2016a, Fig. 5
+    right) and, with ``groups > 1``, the ResNeXt block (Xie et al., 2017,
+    Fig. 3c): a 1x1 convolution reduces the channels to ``bot_channels``, a
+    3x3 convolution in ``groups`` groups works on them, a 1x1 convolution
+    restores ``out_channels``.
 
     Args:
-        num_channels: Output channels c of the block.
-        groups: Number of groups g of the 3x3 convolution (the paper's
-            cardinality). Each group sees b/g of the b bottleneck channels.
-        bot_mul: Bottleneck multiplier: b = round(num_channels * bot_mul).
-        use_1x1conv: Put a 1x1 convolution with batch normalization on the
-            shortcut (needed whenever the output shape differs from the input).
-        strides: Stride of the 3x3 convolution and of the shortcut.
-        in_channels: Channels of the input (NHWC); by default ``num_channels``.
-        rngs: Random keys for the weights; by default the library's.
+        in_channels: Channels of the input.
+        out_channels: Output channels of the block.
+        bot_channels: Channels inside the bottleneck.
+        stride: 2 halves height and width.
+        groups: Groups of the 3x3 convolution (ResNeXt's cardinality); each
+            sees bot_channels / groups channels.
+        stride_on: The convolution that carries the stride: ``"1x1"``, the
+            first one, as in the ResNet paper, or ``"3x3"``, as in ResNeXt.
+        shortcut: False removes the shortcut (a block of a plain network).
+        rngs: Random keys for the weights.
     """
 
     def __init__(
         self,
-        num_channels,
-        groups,
-        bot_mul,
-        use_1x1conv=False,
-        strides=1,
+        in_channels: int,
+        out_channels: int,
+        bot_channels: int,
+        stride: int = 1,
+        groups: int = 1,
+        stride_on: str = "1x1",
+        shortcut: bool = True,
         *,
-        in_channels=None,
-        rngs=None,
-    ):
-        in_channels = num_channels if in_channels is None else in_channels
-        check_shortcut(in_channels, num_channels, strides, use_1x1conv)
-        bot_channels = int(round(num_channels * bot_mul))
-        if groups < 1 or bot_channels < 1 or bot_channels % groups:
-            raise ValueError(
-                f"groups={groups} must divide the {bot_channels} bottleneck "
-                f"channels (num_channels * bot_mul); choose a divisor of "
-                f"{bot_channels} or change num_channels or bot_mul"
-            )
+        rngs: nnx.Rngs | None = None,
+    ) -> None:
+        check_block(
+            in_channels, out_channels, stride, bot_channels, groups, stride_on
+        )
         rngs = rngs or default_rngs()
-        self.conv1 = conv(in_channels, bot_channels, 1, rngs=rngs)
+        s1, s3 = (stride, 1) if stride_on == "1x1" else (1, stride)
+        self.conv1 = conv(in_channels, bot_channels, 1, s1, rngs=rngs)
         self.bn1 = BatchNorm(bot_channels)
         self.conv2 = conv(
-            bot_channels,
-            bot_channels,
-            3,
-            stride=strides,
-            groups=groups,
-            rngs=rngs,
+            bot_channels, bot_channels, 3, s3, groups=groups, rngs=rngs
         )
         self.bn2 = BatchNorm(bot_channels)
-        self.conv3 = conv(bot_channels, num_channels, 1, rngs=rngs)
-        self.bn3 = BatchNorm(num_channels)
-        if use_1x1conv:
-            self.conv4 = conv(
-                in_channels, num_channels, 1, stride=strides, rngs=rngs
-            )
-            self.bn4 = BatchNorm(num_channels)
-        else:
-            self.conv4 = None
+        self.conv3 = conv(bot_channels, out_channels, 1, rngs=rngs)
+        self.bn3 = BatchNorm(out_channels)
+        self.use_shortcut = shortcut
+        self.shortcut = (
+            projection(in_channels, out_channels, stride, rngs=rngs)
+            if shortcut
+            else None
+        )
 
-    def __call__(self, X):
+    def __call__(self, X: jax.Array) -> jax.Array:
         Y = nnx.relu(self.bn1(self.conv1(X)))
         Y = nnx.relu(self.bn2(self.conv2(Y)))
         Y = self.bn3(self.conv3(Y))
-        if self.conv4 is not None:
-            X = self.bn4(self.conv4(X))
-        return nnx.relu(Y + X)
+        if self.use_shortcut:
+            if self.shortcut is not None:
+                X = self.shortcut(X)
+            Y = Y + X
+        return nnx.relu(Y)
 
 
-def check_shortcut(in_channels, num_channels, strides, use_1x1conv):
-    for name, value in (
-        ("num_channels", num_channels),
-        ("in_channels", in_channels),
-        ("strides", strides),
-    ):
-        check_positive_int(name, value)
-    if not use_1x1conv and (in_channels != num_channels or strides != 1):
-        raise ValueError(
-            f"the identity shortcut cannot add an input of {in_channels} channels at "
-            f"stride {strides} to an output of {num_channels} channels: pass "
-            f"use_1x1conv=True"
+class PreActBlock(nnx.Module):
+    """Pre-activation basic block (He et al., 2016b, Fig. 1b): BN, ReLU,
+    conv, twice.
+
+    Nothing follows the addition, so the shortcuts form a clean path from the
+    input to the output. A projection shortcut reads the pre-activated input.
+    Arguments as for ``BasicBlock``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        shortcut: bool = True,
+        *,
+        rngs: nnx.Rngs | None = None,
+    ) -> None:
+        check_block(in_channels, out_channels, stride)
+        rngs = rngs or default_rngs()
+        self.bn1 = BatchNorm(in_channels)
+        self.conv1 = conv(in_channels, out_channels, 3, stride, rngs=rngs)
+        self.bn2 = BatchNorm(out_channels)
+        self.conv2 = conv(out_channels, out_channels, 3, rngs=rngs)
+        self.use_shortcut = shortcut
+        self.shortcut = (
+            projection(
+                in_channels, out_channels, stride, with_bn=False, rngs=rngs
+            )
+            if shortcut
+            else None
         )
+
+    def __call__(self, X: jax.Array) -> jax.Array:
+        A = nnx.relu(self.bn1(X))
+        Y = self.conv1(A)
+        Y = self.conv2(nnx.relu(self.bn2(Y)))
+        if not self.use_shortcut:
+            return Y
+        # The identity adds X itself; a projection reads the pre-activated A.
+        return Y + (X if self.shortcut is None else self.shortcut(A))
+
+
+class PreActBottleneck(nnx.Module):
+    """Pre-activation bottleneck (He et al., 2016b): (BN, ReLU, conv) x 3.
+    Arguments as for ``Bottleneck``."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        bot_channels: int,
+        stride: int = 1,
+        groups: int = 1,
+        stride_on: str = "1x1",
+        shortcut: bool = True,
+        *,
+        rngs: nnx.Rngs | None = None,
+    ) -> None:
+        check_block(
+            in_channels, out_channels, stride, bot_channels, groups, stride_on
+        )
+        rngs = rngs or default_rngs()
+        s1, s3 = (stride, 1) if stride_on == "1x1" else (1, stride)
+        self.bn1 = BatchNorm(in_channels)
+        self.conv1 = conv(in_channels, bot_channels, 1, s1, rngs=rngs)
+        self.bn2 = BatchNorm(bot_channels)
+        self.conv2 = conv(
+            bot_channels, bot_channels, 3, s3, groups=groups, rngs=rngs
+        )
+        self.bn3 = BatchNorm(bot_channels)
+        self.conv3 = conv(bot_channels, out_channels, 1, rngs=rngs)
+        self.use_shortcut = shortcut
+        self.shortcut = (
+            projection(
+                in_channels, out_channels, stride, with_bn=False, rngs=rngs
+            )
+            if shortcut
+            else None
+        )
+
+    def __call__(self, X: jax.Array) -> jax.Array:
+        A = nnx.relu(self.bn1(X))
+        Y = self.conv1(A)
+        Y = self.conv2(nnx.relu(self.bn2(Y)))
+        Y = self.conv3(nnx.relu(self.bn3(Y)))
+        if not self.use_shortcut:
+            return Y
+        return Y + (X if self.shortcut is None else self.shortcut(A))

@@ -323,9 +323,8 @@ class Named(nnx.Module):
     """Named stages applied in order (``net.stem``, ``net.stage1``, ...), like a
     PyTorch ``Sequential`` built with ``add_module``; ``names`` keeps the order."""
 
-    # The first and last stages of every network here (``ResNet``,
-    # ``build_resnet``), read by name; the ones between (``stage1``, ...)
-    # through ``named_children``.
+    # The first and last stages of every ``ResNet``, read by name; the
+    # ones between (``stage1``, ...) through ``named_children``.
     stem: nnx.Sequential
     head: nnx.Sequential
 

@@ -1,14 +1,16 @@
-"""ResNet models built from stage specifications, for Flax NNX (NHWC, like Keras)."""
+"""The ResNet family's networks for Flax NNX (NHWC, like Keras), built from a
+``Variant``, as in ``d2l_resnet.torch.models``."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
 from flax import nnx
 
-from ..runtime import (
-    STEM_CHANNELS,
-    check_arch,
-    check_images,
-    check_positive_int,
-)
-from .blocks import Residual
+from ..runtime import check_images, check_positive_int
+from ..variants import Variant, as_variant
+from .blocks import BasicBlock, Bottleneck, PreActBlock, PreActBottleneck
 from .layers import (
     BatchNorm,
     Named,
@@ -19,92 +21,81 @@ from .layers import (
     max_pool,
 )
 
-RESNET18_ARCH = ((2, 64), (2, 128), (2, 256), (2, 512))
+# The block class of each kind, by the name that Variant.block_class gives.
+BLOCKS: dict[str, Callable[..., nnx.Module]] = {
+    cls.__name__: cls
+    for cls in (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck)
+}
 
 
 class ResNet(nnx.Module):
-    """A ResNet: stem, stages of residual blocks, global average pooling and
-    a classifier.
+    """A network of the ResNet family: a stem, stages of residual blocks,
+    global average pooling and a classifier.
 
     Args:
-        arch: One ``(num_residuals, num_channels)`` pair per stage.
+        spec: The network, as a ``Variant`` or its name (``"ResNet-18"``).
         num_classes: Outputs of the final fully connected layer.
-        lr: Learning rate that ``Trainer`` uses for this model.
         in_channels: Channels of the input images (1 for Fashion-MNIST).
+        lr: Learning rate that ``Trainer`` uses for this model.
         rngs: Random keys for the weights; by default the library's, which
-            ``seed_everything`` reseeds.
+            ``seed_everything`` reseeds. Wrap the call in ``nnx.eval_shape``
+            to get the shapes without computing any weight.
     """
 
     def __init__(
-        self, arch, num_classes=10, lr=0.1, *, in_channels=1, rngs=None
-    ):
-        check_arch(arch)
+        self,
+        spec: Variant | str,
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        lr: float = 0.1,
+        *,
+        rngs: nnx.Rngs | None = None,
+    ) -> None:
+        self.spec = as_variant(spec)
         check_positive_int("num_classes", num_classes)
         check_positive_int("in_channels", in_channels)
+        self.in_channels, self.lr = in_channels, lr
         rngs = rngs or default_rngs()
-        self.lr, self.in_channels = lr, in_channels
-        stages = {"stem": self.stem(in_channels, rngs)}
-        channels = STEM_CHANNELS
-        for i, (num_residuals, num_channels) in enumerate(arch):
-            stages[f"stage{i + 1}"] = self.stage(
-                num_residuals,
-                num_channels,
-                channels,
-                first_stage=(i == 0),
-                rngs=rngs,
-            )
-            channels = num_channels
-        stages["head"] = nnx.Sequential(
-            global_avg_pool, linear(channels, num_classes, rngs=rngs)
-        )
+        stages = {"stem": self.stem(self.spec, in_channels, rngs=rngs)}
+        block = BLOCKS[self.spec.block_class]
+        # One dict of constructor arguments per block, stage by stage.
+        for i, stage in enumerate(self.spec.block_args()):
+            blocks = [block(**args, rngs=rngs) for args in stage]
+            stages[f"stage{i + 1}"] = nnx.Sequential(*blocks)
+        stages["head"] = self.head(self.spec, num_classes, rngs=rngs)
         self.net = Named(**stages)
 
     @staticmethod
-    def stem(in_channels, rngs):
-        """A 7x7 convolution with stride 2, then 3x3 max-pooling, stride 2."""
+    def stem(
+        spec: Variant, in_channels: int, *, rngs: nnx.Rngs
+    ) -> nnx.Sequential:
+        """ImageNet's: a 7x7 convolution with stride 2, then 3x3 max-pooling
+        with stride 2. CIFAR's: one 3x3 convolution."""
+        c = spec.stem_channels
+        if spec.stem == "cifar":
+            stem_conv = conv(in_channels, c, 3, rngs=rngs)
+            return nnx.Sequential(stem_conv, BatchNorm(c), nnx.relu)
         return nnx.Sequential(
-            conv(in_channels, STEM_CHANNELS, 7, stride=2, rngs=rngs),
-            BatchNorm(STEM_CHANNELS),
+            conv(in_channels, c, 7, stride=2, rngs=rngs),
+            BatchNorm(c),
             nnx.relu,
             max_pool,
         )
 
     @staticmethod
-    def stage(
-        num_residuals, num_channels, in_channels, first_stage=False, *, rngs
-    ):
-        """Residual blocks; all but the first stage halve height and width."""
-        blocks = []
-        for i in range(num_residuals):
-            if i == 0 and not first_stage:
-                # Where the shape changes, the shortcut needs a 1x1
-                # convolution.
-                blocks.append(
-                    Residual(
-                        num_channels,
-                        use_1x1conv=True,
-                        strides=2,
-                        in_channels=in_channels,
-                        rngs=rngs,
-                    )
-                )
-            else:
-                blocks.append(Residual(num_channels, rngs=rngs))
-        return nnx.Sequential(*blocks)
-
-    def __call__(self, X):
-        check_images(X.shape, "jax", self.in_channels)
-        return self.net(X)
-
-
-class ResNet18(ResNet):
-    """ResNet-18: four stages of two residual blocks each (64 to 512 channels)."""
-
-    def __init__(self, num_classes=10, lr=0.1, *, in_channels=1, rngs=None):
-        super().__init__(
-            RESNET18_ARCH,
-            num_classes=num_classes,
-            lr=lr,
-            in_channels=in_channels,
-            rngs=rngs,
+    def head(
+        spec: Variant, num_classes: int, *, rngs: nnx.Rngs
+    ) -> nnx.Sequential:
+        """Global average pooling and a fully connected layer (after batch
+        normalization and ReLU in a pre-activation network)."""
+        c = spec.widths[-1]
+        preact: list[Callable[[jax.Array], jax.Array]] = (
+            [BatchNorm(c), nnx.relu] if spec.preact else []
         )
+        return nnx.Sequential(
+            *preact, global_avg_pool, linear(c, num_classes, rngs=rngs)
+        )
+
+    def __call__(self, X: jax.Array) -> jax.Array:
+        check_images(X.shape, "jax", self.in_channels, self.spec.name)
+        return self.net(X)

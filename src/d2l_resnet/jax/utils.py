@@ -19,8 +19,8 @@ from . import layers
 
 
 class HasNet(Protocol):
-    """A network whose top-level stages are ``net``, a ``layers.Named``: ``ResNet`` and
-    ``FamilyResNet`` (what ``layer_summary`` reads)."""
+    """A network whose top-level stages are ``net``, a ``layers.Named``: ``ResNet`` (what
+    ``layer_summary`` reads)."""
 
     @property
     def net(self) -> layers.Named: ...

@@ -10,19 +10,10 @@ from ..runtime import load_tensorflow
 
 load_tensorflow()
 
-from .blocks import Residual, ResNeXtBlock
+from .blocks import BasicBlock, Bottleneck, PreActBlock, PreActBottleneck
 from .data import FashionMNIST
-from .family import (
-    BasicBlock,
-    Bottleneck,
-    FamilyResNet,
-    PreActBlock,
-    PreActBottleneck,
-    build_resnet,
-    gradient_norms,
-    lesion_accuracies,
-)
-from .models import RESNET18_ARCH, ResNet, ResNet18
+from .experiments import gradient_norms, lesion_accuracies
+from .models import ResNet
 from .train import Trainer
 from .utils import (
     block_cost,
@@ -41,18 +32,12 @@ use_memory_growth()
 __all__ = [
     "BasicBlock",
     "Bottleneck",
-    "FamilyResNet",
     "PreActBlock",
     "PreActBottleneck",
-    "build_resnet",
     "gradient_norms",
     "lesion_accuracies",
-    "RESNET18_ARCH",
     "FashionMNIST",
-    "ResNeXtBlock",
     "ResNet",
-    "ResNet18",
-    "Residual",
     "Trainer",
     "block_cost",
     "count_params",

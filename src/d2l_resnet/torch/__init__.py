@@ -1,18 +1,9 @@
 """PyTorch side of the book's library; ``d2l_resnet.tensorflow`` mirrors its names."""
 
-from .blocks import Residual, ResNeXtBlock
+from .blocks import BasicBlock, Bottleneck, PreActBlock, PreActBottleneck
 from .data import FashionMNIST
-from .family import (
-    BasicBlock,
-    Bottleneck,
-    FamilyResNet,
-    PreActBlock,
-    PreActBottleneck,
-    build_resnet,
-    gradient_norms,
-    lesion_accuracies,
-)
-from .models import RESNET18_ARCH, ResNet, ResNet18
+from .experiments import gradient_norms, lesion_accuracies
+from .models import ResNet
 from .train import Trainer
 from .utils import (
     block_cost,
@@ -28,18 +19,12 @@ from .utils import (
 __all__ = [
     "BasicBlock",
     "Bottleneck",
-    "FamilyResNet",
     "PreActBlock",
     "PreActBottleneck",
-    "build_resnet",
     "gradient_norms",
     "lesion_accuracies",
-    "RESNET18_ARCH",
     "FashionMNIST",
-    "ResNeXtBlock",
     "ResNet",
-    "ResNet18",
-    "Residual",
     "Trainer",
     "block_cost",
     "count_params",
