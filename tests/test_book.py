@@ -199,3 +199,26 @@ def test_notebook_kernels_are_plain_python3():
     for page in PAGES:
         nb = json.loads(page.with_suffix(".ipynb").read_text())
         assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+# The pages that teach one step of the story; each closes with a box of what to
+# remember (degradation.md has its own Summary section, summary.md is one).
+REMEMBER_PAGES = ("function-classes", "residual-blocks", "resnet-model", "training",
+                  "resnext")
+
+
+@pytest.mark.parametrize("lang", ["en", "pt", "fr"])
+@pytest.mark.parametrize("name", REMEMBER_PAGES)
+def test_each_lesson_ends_with_what_to_remember(lang, name):
+    """One "what to remember" box per lesson, a short list, right before the
+    page's references."""
+    text = (ROOT / "book" / lang / f"{name}.md").read_text()
+    boxes = re.findall(r"^:::\{admonition\} ([^\n]+)\n:class: tip remember\n\n(.*?)\n:::$",
+                       text, re.M | re.S)
+    assert len(boxes) == 1, f"{lang}/{name}: {len(boxes)} remember boxes"
+    title, body = boxes[0]
+    assert title == {"en": "What to remember", "pt": "O que guardar", "fr": "À retenir"}[lang]
+    items = re.findall(r"^- ", body, re.M)
+    assert 3 <= len(items) <= 4, f"{lang}/{name}: {len(items)} items"
+    after = text.split(":class: tip remember", 1)[1].split("\n:::\n", 1)[1]
+    assert re.match(r"\s*\(sec-[\w-]+-references\)=", after), "the box is not the last thing"

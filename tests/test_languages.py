@@ -54,6 +54,11 @@ def references(text):
     return re.findall(r"\{(?:numref|ref|eq)\}`(?:[^`<]*<)?([\w-]+)>?`", text)
 
 
+def admonitions(text):
+    """The class of every admonition box (``:::{admonition}``), in page order."""
+    return re.findall(r"^:::\{admonition\}[^\n]*\n:class: ([^\n]+)$", text, re.M)
+
+
 def exercises(text):
     part = re.split(r"^\(sec-exercises\)=$", text, flags=re.M)
     if len(part) < 2:
@@ -104,6 +109,7 @@ def test_page_structure_matches_english(lang, name):
     assert figures(other) == figures(en), "figures differ"
     assert Counter(citations(other)) == Counter(citations(en)), "citations differ"
     assert exercises(other) == exercises(en), "exercises differ"
+    assert admonitions(other) == admonitions(en), "boxes (admonitions) differ"
     assert labels(other, lang) == labels(en, "en"), "labels differ (each edition is its " \
         "own site: the same label names in every language)"
     assert references(other) == references(en), "cross-references differ"
