@@ -1,6 +1,7 @@
 """Parity of the three editions, checked by code: same pages, sections, code, equations,
 figures, citations and exercises; unique labels; no English prose left in PT or FR."""
 
+import ast
 import io
 import re
 import tokenize
@@ -195,3 +196,51 @@ def test_no_english_words_in_the_math(lang):
     assert english, "the English edition has words in its math"
     left = {name: found for name in PAGES if (found := words(lang, name) & english)}
     assert left == {}, f"English words in {lang} math: {left}"
+
+
+# Words that a PT or FR page prints as the English page does, because they are
+# words of that language too.
+SAME_WORD = {"fr": {"intact"}, "pt": set()}
+
+
+def printed_text(source):
+    """The literal text that a cell prints: the strings in its print() calls and
+    its Table headers (f-strings give their literal parts)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # a cell with IPython magic
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+            continue
+        if node.func.id == "print":
+            args = node.args
+        elif node.func.id == "Table" and node.args:
+            args = node.args[:1]
+        else:
+            continue
+        found += [s.value for a in args for s in ast.walk(a)
+                  if isinstance(s, ast.Constant) and isinstance(s.value, str)]
+    return found
+
+
+@pytest.mark.parametrize("lang", OTHERS)
+@pytest.mark.parametrize("name", [p for p in PAGES if "kernelspec:" in read("en", p)[:500]])
+def test_what_a_page_prints_is_in_its_language(lang, name):
+    """A PT or FR cell may not print the English page's words: a string that it
+    prints word for word as the English cell does is English left in place (a
+    resnet-model cell once printed "parameters" on all three editions)."""
+    english = []
+    for (_, en), (_, other) in zip(code_cells("en", name), code_cells(lang, name)):
+        en_text = set(printed_text(en))
+        for text in printed_text(other):
+            words = set(re.findall(r"[a-z]{3,}", re.sub(r"\{[^}]*\}", "", text)))
+            if text in en_text and words - SAME_WORD[lang]:
+                english.append(text)
+    assert english == [], f"printed as in English: {english}"
+
+
+def test_printed_text_check_catches_english():
+    cell = 'print(f"{name}: {number(params)} parameters")'
+    assert printed_text(cell) == [": ", " parameters"]
