@@ -9,8 +9,8 @@ gradient norms.
 Training (``--train``): the page's full training run (five networks, three epochs on
 2,048 images, batches of 32, lr 0.02, ``seed_everything(seed)`` before each
 network), the last-epoch training losses, the first batch losses, and the lesion
-experiment (every deletable block deleted in turn) on the trained ResNet-56 and
-Plain-56, with its wall time.
+experiment (every deletable block deleted in turn) on the four trained networks
+without pre-activation, with its wall time.
 
 ``--sizes BATCH TRAIN VAL`` repeats either study with other sizes than the full run's
 (32, 2048, 1024): ``--sizes 16 1024 512`` is the reduced run that ``degradation_config``
@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 SPECS = [cifar_variant(20, shortcuts=False), cifar_variant(20),
          cifar_variant(56, shortcuts=False), cifar_variant(56),
          cifar_variant(56, preact=True)]
-LESIONED = ("ResNet-56", "Plain-56")
+LESIONED = ("Plain-20", "ResNet-20", "Plain-56", "ResNet-56")
 
 
 def framework(name):

@@ -359,18 +359,28 @@ def test_lesion_rejects_bad_input(fw):
         m.lesion_accuracies(model, other_layout(fw, X), y)
 
 
-def test_lesion_plot_is_localized_and_leaves_gaps():
+def test_lesion_plot_is_localized_and_shades_the_downsampling_blocks():
     import d2l_resnet
 
     result = {"intact": 0.8, "deleted": [0.7, float("nan"), 0.75], "skipped": [1]}
+    wider = {"intact": 0.6, "deleted": [0.5] * 5 + [float("nan")], "skipped": [5]}
     d2l_resnet.set_language("fr")
     try:
-        plot = plots.lesion_plot({"ResNet-56": result, "Plain-56": {**result, "intact": 0.6}})
-        ax = plot.figure.axes[0]
-        assert ax.get_xlabel() == "bloc supprimé, de l'entrée vers la sortie"
-        assert ax.get_ylabel() == "exactitude de validation"
-        assert np.isnan(ax.lines[0].get_ydata()[1])
-        assert ax.lines[2].get_linestyle() == "--"  # plain networks dashed
-        assert plot._repr_png_().startswith(b"\x89PNG")
+        plot = plots.lesion_plot({"ResNet-20": result, "Plain-20": wider})
+        left, right = plot.figure.axes
+        assert [left.get_title(), right.get_title()] == ["ResNet-20", "Plain-20"]
+        assert plot.figure.get_supxlabel() == "bloc supprimé, de l'entrée vers la sortie"
+        assert left.get_ylabel() == "exactitude de validation"
+        assert np.isnan(left.lines[0].get_ydata()[1])  # a gap where no block is deleted
+        assert right.lines[0].get_linestyle() == "--"  # plain networks dashed
+        # one grey span per block that cannot be deleted, on that block's position
+        (span,) = left.patches
+        assert span.get_x() == pytest.approx(1.5) and span.get_width() == pytest.approx(1)
+        legend = [t.get_text() for t in plot.figure.legends[0].get_texts()]
+        assert legend == ["aucun bloc supprimé", "bloc de sous-échantillonnage (non supprimé)"]
+        # panel widths follow the number of blocks: 3 against 6
+        plot._repr_png_()  # lays the figure out
+        ratio = right.get_position().width / left.get_position().width
+        assert 1.6 < ratio < 2.2
     finally:
         d2l_resnet.set_language("en")

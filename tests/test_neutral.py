@@ -18,6 +18,7 @@ from d2l_resnet.variants import (
     as_variant,
     check_lesion_inputs,
     cifar_variant,
+    lesion_drops,
     lesion_result,
     variant,
 )
@@ -65,6 +66,25 @@ def test_lesion_result_places_the_counts_and_the_gaps():
     assert math.isnan(result["deleted"][1])
     with pytest.raises(ValueError, match="expected 3 counts"):
         lesion_result([8, 6, 2, 1], deletable, num_images=10)
+
+
+def test_lesion_drops_group_the_first_block_those_after_downsampling_and_the_rest():
+    # ResNet-20's layout: blocks 3 and 6 downsample, 4 and 7 follow them.
+    deletable = cifar_variant(20).deletable_blocks()
+    accuracies = {0: 0.2, 1: 0.7, 2: 0.6, 4: 0.5, 5: 0.75, 7: 0.4, 8: 0.65}
+    counts = [80] + [int(accuracies[k] * 100) for k, ok in enumerate(deletable) if ok]
+    drops = lesion_drops(lesion_result(counts, deletable, num_images=100))
+    assert drops["intact"] == 0.8
+    assert drops["first"] == pytest.approx(0.6)
+    assert drops["after_downsampling"] == pytest.approx(0.4)  # block 7, not 4 (0.3)
+    # the others: blocks 1, 2, 5, 8 -> drops 0.1, 0.2, 0.05, 0.15
+    assert drops["others_median"] == pytest.approx(0.125)
+    assert drops["others_largest"] == pytest.approx(0.2)
+    # ResNet-50: the first block changes the width, so it cannot be deleted
+    deletable = variant("ResNet-50").deletable_blocks()
+    drops = lesion_drops(lesion_result([50] + [40] * sum(deletable), deletable, 100))
+    assert math.isnan(drops["first"])
+    assert drops["after_downsampling"] == pytest.approx(0.1)
 
 
 def test_lesion_inputs_are_checked_before_any_work():

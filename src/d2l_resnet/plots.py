@@ -86,38 +86,54 @@ def gradient_norm_plot(norms: dict[str, list[float]]) -> Plot:
 
 
 def lesion_plot(results: dict[str, dict]) -> Plot:
-    """Accuracy with each block deleted (markers) and with none (horizontal line).
+    """Accuracy with each block deleted (markers) and with none (dotted line), one
+    panel per network, its width proportional to the number of blocks.
 
     Args:
         results: Network name -> what ``lesion_accuracies`` returned for it. Blocks
-            that cannot be deleted (NaN) leave a gap.
+            that cannot be deleted (NaN, the downsampling blocks) are shaded grey.
     """
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
 
-    fig = Figure(figsize=(6, 3.6), layout="constrained")
-    ax = fig.add_subplot()
-    for label, result in results.items():
+    sizes = [len(result["deleted"]) for result in results.values()]
+    fig = Figure(figsize=(6.4, 3.4), layout="constrained")
+    axes = fig.subplots(
+        1, len(results), sharey=True, width_ratios=sizes, squeeze=False
+    )[0]
+    for i, (ax, (label, result)) in enumerate(zip(axes, results.items())):
         deleted = np.asarray(result["deleted"], dtype=float)
         blocks = np.arange(1, len(deleted) + 1)
-        points = ax.plot(
+        for k in result["skipped"]:
+            ax.axvspan(k + 0.5, k + 1.5, color="0.88", linewidth=0)
+        color = f"C{i}"
+        ax.plot(
             blocks,
             deleted,
             marker="o",
-            markersize=4,
-            label=label,
+            markersize=3.5,
+            color=color,
             **_style(label),
-        )[0]
-        ax.axhline(
-            result["intact"],
-            color=points.get_color(),
-            linewidth=1.2,
-            alpha=0.8,
-            linestyle=":",
-            label=i18n.t("intact_model", name=label),
         )
-    ax.set_xlabel(i18n.t("deleted_block"))
-    ax.set_ylabel(i18n.t("val_acc"))
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+        ax.axhline(result["intact"], color=color, linewidth=1.2, linestyle=":")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(label, fontsize="medium")
+        ax.set_xlim(0.5, len(deleted) + 0.5)
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(i18n.t("val_acc"))
+    fig.supxlabel(i18n.t("deleted_block"), fontsize="medium")
+    fig.legend(
+        handles=[
+            Line2D([], [], color="0.3", linewidth=1.2, linestyle=":"),
+            Patch(color="0.88"),
+        ],
+        labels=[i18n.t("no_block_deleted"), i18n.t("downsampling_block")],
+        loc="outside upper center",
+        ncols=2,
+        fontsize="small",
+        frameon=False,
+    )
     return Plot(fig)

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 BLOCKS = ("basic", "bottleneck")
 STEMS = ("imagenet", "cifar")
 
@@ -294,6 +296,41 @@ def lesion_result(
         "intact": counts[0] / num_images,
         "deleted": [next(deleted) if ok else float("nan") for ok in deletable],
         "skipped": [k for k, ok in enumerate(deletable) if not ok],
+    }
+
+
+def lesion_drops(result: dict[str, Any]) -> dict[str, float]:
+    """What deleting a block costs, by kind of block: the drop from the intact
+    accuracy, from what a ``lesion_accuracies`` returned.
+
+    The blocks fall into three groups that behave differently in the book's runs:
+    the first block of the network, which works on the stem's output; the block
+    right after each downsampling block (those that change the shape cannot be
+    deleted, ``result["skipped"]``); and all the others.
+
+    Returns:
+        A dict with ``"intact"``: the intact accuracy; ``"first"``: the drop when
+        the first block is deleted (NaN if it cannot be); ``"after_downsampling"``:
+        the largest drop among the blocks right after a downsampling block (NaN if
+        there is none); ``"others_median"`` and ``"others_largest"``: the median and
+        the largest drop over the remaining deletable blocks.
+    """
+    deleted = np.asarray(result["deleted"], dtype=float)
+    drops = result["intact"] - deleted
+    skipped = set(result["skipped"])
+    after = sorted(
+        k + 1 for k in skipped if k + 1 < len(drops) and k + 1 not in skipped
+    )
+    others = [
+        k for k in range(1, len(drops)) if k not in skipped and k not in after
+    ]
+    nan = float("nan")
+    return {
+        "intact": float(result["intact"]),
+        "first": float(drops[0]) if 0 not in skipped else nan,
+        "after_downsampling": float(drops[after].max()) if after else nan,
+        "others_median": float(np.median(drops[others])) if others else nan,
+        "others_largest": float(drops[others].max()) if others else nan,
     }
 
 
